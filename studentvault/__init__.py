@@ -1,0 +1,1 @@
+"""StudentVault: a district's student data system that keeps every promise of its policy."""

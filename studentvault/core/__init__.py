@@ -1,0 +1,1 @@
+"""Shared vocabulary of the whole system: data categories, field metadata, errors, clock."""

@@ -1,0 +1,202 @@
+"""Builders for the fields of the student data model, each carrying its data element.
+
+A models module declares its category and default retention class once::
+
+    E = Elements(DataCategory.MIGRANT, retention="migrant_records")
+    signature_date = E.date("Date the certificate of eligibility was signed",
+                            sensitivity=Sensitivity.SENSITIVE, edfi_name="...")
+
+and every builder returns an ordinary Django field with a ``data_element`` attached (see
+``studentvault.core.elements``). Whether a field is stored encrypted follows from its element:
+the builders ask :func:`field_class_for` which class to use, and the crypto module registers
+encrypted classes there, so no model names an encrypted field type itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models
+
+from studentvault.core.categories import DataCategory
+from studentvault.core.elements import DataElement, Sensitivity, element
+
+from .codes import code_set
+
+# Kind of value -> builder of the encrypted Django field for that kind. Filled by
+# studentvault.crypto.fields at import time; empty means "store plain".
+ENCRYPTED_FIELD_BUILDERS: dict[str, Callable[..., models.Field[Any, Any]]] = {}
+
+
+def field_class_for(
+    kind: str, plain: Callable[..., models.Field[Any, Any]], facts: DataElement
+) -> Callable[..., models.Field[Any, Any]]:
+    """The Django field class to use for a value of ``kind`` with these facts."""
+    if facts.encrypted and kind in ENCRYPTED_FIELD_BUILDERS:
+        return ENCRYPTED_FIELD_BUILDERS[kind]
+    return plain
+
+
+class Elements:
+    """Field builders bound to one data category and a default retention class."""
+
+    def __init__(self, category: DataCategory, *, retention: str) -> None:
+        self.category = category
+        self.retention = retention
+
+    def _facts(self, description: str, sensitivity: Sensitivity, **more: Any) -> dict[str, Any]:
+        facts = {
+            "category": self.category,
+            "sensitivity": sensitivity,
+            "description": description,
+            "retention": more.pop("retention", None) or self.retention,
+        }
+        for key in ("code_set", "state_name", "edfi_name", "plain_reason"):
+            if more.get(key) is not None:
+                facts[key] = more.pop(key)
+            else:
+                more.pop(key, None)
+        return facts
+
+    def _build(
+        self,
+        kind: str,
+        plain: Callable[..., models.Field[Any, Any]],
+        description: str,
+        sensitivity: Sensitivity,
+        facts_kw: dict[str, Any],
+        field_kw: dict[str, Any],
+    ) -> Any:
+        facts = self._facts(description, sensitivity, **facts_kw)
+        field_cls = field_class_for(kind, plain, DataElement(**facts))
+        return element(field_cls(**field_kw), **facts)
+
+    def text(
+        self,
+        description: str,
+        *,
+        sensitivity: Sensitivity,
+        max_length: int = 100,
+        blank: bool = False,
+        **facts: Any,
+    ) -> Any:
+        """Free text, such as a name or a provider."""
+        return self._build(
+            "text",
+            models.CharField,
+            description,
+            sensitivity,
+            facts,
+            {"max_length": max_length, "blank": blank, "default": ""}
+            if blank
+            else {"max_length": max_length},
+        )
+
+    def code(
+        self,
+        code_set_name: str,
+        description: str,
+        *,
+        sensitivity: Sensitivity,
+        blank: bool = False,
+        **facts: Any,
+    ) -> Any:
+        """A value from a code set (codesets/<name>.csv)."""
+        codes = code_set(code_set_name)
+        width = max(len(c.code) for c in codes)
+        field_kw: dict[str, Any] = {"max_length": max(width, 2), "choices": codes.choices}
+        if blank:
+            field_kw.update(blank=True, default="")
+        return self._build(
+            "text",
+            models.CharField,
+            description,
+            sensitivity,
+            {**facts, "code_set": code_set_name},
+            field_kw,
+        )
+
+    def codes(
+        self, code_set_name: str, description: str, *, sensitivity: Sensitivity, **facts: Any
+    ) -> Any:
+        """A list of values from one code set, such as accommodations used."""
+        return self._build(
+            "json",
+            models.JSONField,
+            description,
+            sensitivity,
+            {**facts, "code_set": code_set_name},
+            {"default": list, "blank": True},
+        )
+
+    def date(
+        self, description: str, *, sensitivity: Sensitivity, null: bool = False, **facts: Any
+    ) -> Any:
+        """A calendar date."""
+        field_kw: dict[str, Any] = {"null": null, "blank": null}
+        return self._build("date", models.DateField, description, sensitivity, facts, field_kw)
+
+    def flag(self, description: str, *, sensitivity: Sensitivity, **facts: Any) -> Any:
+        """A yes/no fact."""
+        return self._build(
+            "flag", models.BooleanField, description, sensitivity, facts, {"default": False}
+        )
+
+    def number(
+        self, description: str, *, sensitivity: Sensitivity, null: bool = True, **facts: Any
+    ) -> Any:
+        """A whole number (minutes, days, scores, percentiles)."""
+        return self._build(
+            "number",
+            models.IntegerField,
+            description,
+            sensitivity,
+            facts,
+            {"null": null, "blank": null},
+        )
+
+    def decimal(
+        self, description: str, *, sensitivity: Sensitivity, null: bool = True, **facts: Any
+    ) -> Any:
+        """A number with two decimal places (credits)."""
+        return self._build(
+            "decimal",
+            models.DecimalField,
+            description,
+            sensitivity,
+            facts,
+            {"max_digits": 6, "decimal_places": 2, "null": null, "blank": null},
+        )
+
+    def link(
+        self,
+        to: str,
+        description: str,
+        *,
+        related_name: str,
+        sensitivity: Sensitivity = Sensitivity.DIRECTORY,
+        null: bool = False,
+        **facts: Any,
+    ) -> Any:
+        """A reference to another record (the student, a school, a course...)."""
+        facts = self._facts(description, sensitivity, **facts)
+        field = models.ForeignKey(
+            to,
+            on_delete=models.PROTECT,
+            related_name=related_name,
+            null=null,
+            blank=null,
+        )
+        return element(field, **facts)
+
+    def year(self, description: str, **facts: Any) -> Any:
+        """A school year, named by the calendar year in which it ends (2026 = 2025-26)."""
+        return self._build(
+            "number",
+            models.PositiveSmallIntegerField,
+            description,
+            Sensitivity.DIRECTORY,
+            facts,
+            {"db_index": True},
+        )

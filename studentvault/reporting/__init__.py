@@ -1,0 +1,1 @@
+"""Aggregate reports and the disclosure control that guards them."""
