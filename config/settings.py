@@ -48,8 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "studentvault.core",
-    "studentvault.records",
+    "studentvault.core.apps.CoreConfig",
+    "studentvault.records.apps.RecordsConfig",
 ]
 
 MIDDLEWARE = [

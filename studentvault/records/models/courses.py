@@ -75,9 +75,6 @@ class Section(Record):
         state_name="EDID",
         edfi_name="Staff.StaffUniqueId",
     )
-    students = models.ManyToManyField(
-        "records.Student", through="records.SectionEnrollment", related_name="sections"
-    )
 
     class Meta:
         constraints = [
