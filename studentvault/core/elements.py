@@ -40,6 +40,7 @@ class DataElement:
     sensitivity: Sensitivity
     description: str
     retention: str
+    value_kind: str = "text"  # text, code, codes, date, flag, number, decimal, link, year
     code_set: str | None = None
     state_name: str | None = None
     edfi_name: str | None = None

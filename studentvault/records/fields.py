@@ -52,11 +52,13 @@ class Elements:
             "description": description,
             "retention": more.pop("retention", None) or self.retention,
         }
-        for key in ("code_set", "state_name", "edfi_name", "plain_reason"):
+        for key in ("value_kind", "code_set", "state_name", "edfi_name", "plain_reason"):
             if more.get(key) is not None:
                 facts[key] = more.pop(key)
             else:
                 more.pop(key, None)
+        if more:
+            raise TypeError(f"unknown data element facts: {sorted(more)}")
         return facts
 
     def _build(
@@ -68,7 +70,7 @@ class Elements:
         facts_kw: dict[str, Any],
         field_kw: dict[str, Any],
     ) -> Any:
-        facts = self._facts(description, sensitivity, **facts_kw)
+        facts = self._facts(description, sensitivity, **{"value_kind": kind, **facts_kw})
         field_cls = field_class_for(kind, plain, DataElement(**facts))
         return element(field_cls(**field_kw), **facts)
 
@@ -87,7 +89,7 @@ class Elements:
             models.CharField,
             description,
             sensitivity,
-            facts,
+            {**facts, "value_kind": "text"},
             {"max_length": max_length, "blank": blank, "default": ""}
             if blank
             else {"max_length": max_length},
@@ -113,7 +115,7 @@ class Elements:
             models.CharField,
             description,
             sensitivity,
-            {**facts, "code_set": code_set_name},
+            {**facts, "code_set": code_set_name, "value_kind": "code"},
             field_kw,
         )
 
@@ -126,7 +128,7 @@ class Elements:
             models.JSONField,
             description,
             sensitivity,
-            {**facts, "code_set": code_set_name},
+            {**facts, "code_set": code_set_name, "value_kind": "codes"},
             {"default": list, "blank": True},
         )
 
@@ -135,7 +137,14 @@ class Elements:
     ) -> Any:
         """A calendar date."""
         field_kw: dict[str, Any] = {"null": null, "blank": null}
-        return self._build("date", models.DateField, description, sensitivity, facts, field_kw)
+        return self._build(
+            "date",
+            models.DateField,
+            description,
+            sensitivity,
+            {**facts, "value_kind": "date"},
+            field_kw,
+        )
 
     def flag(self, description: str, *, sensitivity: Sensitivity, **facts: Any) -> Any:
         """A yes/no fact."""
@@ -180,7 +189,7 @@ class Elements:
         **facts: Any,
     ) -> Any:
         """A reference to another record (the student, a school, a course...)."""
-        facts = self._facts(description, sensitivity, **facts)
+        facts = self._facts(description, sensitivity, value_kind="link", **facts)
         field = models.ForeignKey(
             to,
             on_delete=models.PROTECT,
@@ -197,6 +206,6 @@ class Elements:
             models.PositiveSmallIntegerField,
             description,
             Sensitivity.DIRECTORY,
-            facts,
+            {**facts, "value_kind": "year"},
             {"db_index": True},
         )
