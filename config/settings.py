@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "studentvault.core.apps.CoreConfig",
     "studentvault.records.apps.RecordsConfig",
+    "studentvault.web.apps.WebConfig",
 ]
 
 MIDDLEWARE = [
@@ -69,13 +70,14 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "studentvault" / "web" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "studentvault.web.context.site",
             ],
         },
     },
@@ -110,6 +112,8 @@ DISTRICT_NAME = env_str("DISTRICT_NAME", "Demo Valley School District")
 # HTTPS-only serving (the server speaks TLS itself; see `studentvault serve`).
 SERVE_HOST = env_str("SERVE_HOST", "127.0.0.1")
 SERVE_PORT = env_int("SERVE_PORT", 8443, minimum=1)
+SERVE_HTTP_PORT = env_int("SERVE_HTTP_PORT", 8080, minimum=0)  # 0: no redirect listener
+SERVE_WORKERS = env_int("SERVE_WORKERS", 2, minimum=1)
 TLS_CERT_FILE = env_str("TLS_CERT_FILE", str(STUDENTVAULT_HOME / "tls" / "cert.pem"))
 TLS_KEY_FILE = env_str("TLS_KEY_FILE", str(STUDENTVAULT_HOME / "tls" / "key.pem"))
 SECURE_PROXY_SSL_HEADER = None
