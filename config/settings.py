@@ -48,7 +48,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "axes",
+    "oauth2_provider",
     "studentvault.core.apps.CoreConfig",
+    "studentvault.people.apps.PeopleConfig",
+    "studentvault.access.apps.AccessConfig",
     "studentvault.records.apps.RecordsConfig",
     "studentvault.web.apps.WebConfig",
 ]
@@ -61,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -145,3 +154,74 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Identity and need-to-know access (issue 4; docs/architecture-access.md) ---------------
+# Current version of the data policy staff must acknowledge before reading PII.
+POLICY_VERSION = env_str("POLICY_VERSION", "2025-1")
+# Days an annual security training counts for.
+TRAINING_VALID_DAYS = env_int("TRAINING_VALID_DAYS", 365, minimum=1)
+# School year in force (ending year, 2026 = 2025-26); 0 = computed (July 1 starts the next).
+CURRENT_SCHOOL_YEAR = env_int("CURRENT_SCHOOL_YEAR", 0, minimum=0)
+# Longest a break-glass grant may stay open.
+BREAK_GLASS_MAX_HOURS = env_int("BREAK_GLASS_MAX_HOURS", 4, minimum=1)
+# Vendor API clients: OAuth2 client credentials only, 1-hour tokens, no refresh tokens.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600, minimum=60),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 0,
+    "ALLOWED_GRANT_TYPES": ["client-credentials"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "PKCE_REQUIRED": True,
+    "SCOPES": {"vendor:read": "Read the data elements the vendor's active contract names"},
+    "DEFAULT_SCOPES": ["vendor:read"],
+}
+# Passwords: length, offline breached list, similarity, history (docs/adr/0041, 0042).
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 12, minimum=8)
+PASSWORD_HISTORY_COUNT = env_int("PASSWORD_HISTORY_COUNT", 12, minimum=0)
+PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 90, minimum=0)
+PASSWORD_RESET_TIMEOUT = 3600
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "first_name", "last_name", "email")},
+    },
+    {"NAME": "studentvault.people.passwords.ContextSimilarityValidator"},
+    {"NAME": "studentvault.people.passwords.BreachedPasswordValidator"},
+    {"NAME": "studentvault.people.passwords.PasswordHistoryValidator"},
+]
+# Sign-in: allauth (account + MFA), axes lockout first in the backend chain (docs/adr/0043).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # hours
+# Locked per account and, separately, per client address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "studentvault.people.network.axes_client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "studentvault.people.lockout.lockout_response"
+AXES_USERNAME_FORM_FIELD = "login"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "studentvault.people.adapters.AccountAdapter"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "StudentVault"
+# Sessions: idle and absolute limits (enforced by studentvault.people.middleware).
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 15, minimum=1)
+SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 8, minimum=1)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -1,0 +1,465 @@
+"""The one decision point: who may do what with which category of which student.
+
+``may(actor, action, category, student)`` answers every question; ``student_scope_filter``
+and ``visible_students`` apply the same rule in SQL for lists. ``may`` checks a student's
+scope by running that same filter on the one row, so the two cannot disagree.
+
+Invariants:
+- deny by default: no grant, no contract, or any failed gate gives a falsy ``Decision`` with a
+  reason code; there is no superuser or staff-flag bypass (``is_superuser`` is never read);
+- gates, in order: signed in; account active; password not expired; MFA passed when the role
+  or a district-scope grant needs it; security training within TRAINING_VALID_DAYS (365) and
+  the current POLICY_VERSION acknowledged (staff); an active contract (vendors);
+- a grant narrows its role: categories = grant categories ∩ role categories, actions = the
+  role's actions; scope = district | school (current-year enrollment) | section roster |
+  caseload; a vendor's scope is its contract's schools and its categories the contract's;
+- a break-glass grant allows a read only when no grant does, and each such allowance is
+  audited as ``access:breakglass:use``;
+- records is a higher layer: student models are looked up by label at call time
+  (``apps.get_model``), never imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from studentvault.core.actors import Actor, ActorKind
+from studentvault.core.categories import DataCategory
+from studentvault.core.elements import data_element_of
+from studentvault.people.auditing import record as audit_record
+from studentvault.people.expiry import password_expired
+from studentvault.people.models import Contract, StaffProfile, VendorClient
+from studentvault.people.roles import Action, ScopeKind, get_role
+
+from .models import BreakGlassGrant, Grant, GrantStudent
+
+STUDENT_MODEL = "records.Student"
+ENROLLMENT_MODEL = "records.Enrollment"
+SECTION_ENROLLMENT_MODEL = "records.SectionEnrollment"
+
+
+class Reason(StrEnum):
+    """Why a decision came out as it did (stable codes: tests, audit, API errors use them)."""
+
+    ALLOWED = "allowed"
+    BREAK_GLASS = "break_glass"
+    NOT_AUTHENTICATED = "not_authenticated"
+    SYSTEM_ACTOR = "system_actor_not_granted"
+    ACCOUNT_INACTIVE = "account_inactive"
+    NO_ROLE = "no_role"
+    PASSWORD_EXPIRED = "password_expired"  # noqa: S105 - a reason code, not a password
+    MFA_REQUIRED = "mfa_required"
+    TRAINING_EXPIRED = "training_expired"
+    POLICY_NOT_ACKNOWLEDGED = "policy_not_acknowledged"
+    CONTRACT_INACTIVE = "contract_inactive"
+    NO_GRANT = "no_grant"
+    CATEGORY_NOT_GRANTED = "category_not_granted"
+    ACTION_NOT_GRANTED = "action_not_granted"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer of :func:`may`: truthy when allowed, always with a reason code."""
+
+    allowed: bool
+    reason: Reason
+    grant_id: int | None = None
+    break_glass_id: int | None = None
+    contract_id: int | None = None
+    purpose: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _deny(reason: Reason) -> Decision:
+    return Decision(allowed=False, reason=reason)
+
+
+@runtime_checkable
+class StudentLike(Protocol):
+    """Anything that names a student by primary key (a Student row, a stub in tests)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+
+# --- who is the actor ----------------------------------------------------------------------
+
+
+def current_school_year(today: dt.date | None = None) -> int:
+    """The school year in force, named by its ending year; July 1 starts the next one.
+
+    CURRENT_SCHOOL_YEAR in settings wins when it is set (non-zero).
+    """
+    configured = int(getattr(settings, "CURRENT_SCHOOL_YEAR", 0) or 0)
+    if configured:
+        return configured
+    day = today or timezone.localdate()
+    return day.year + 1 if day.month >= 7 else day.year
+
+
+def actor_user_id(actor: Actor) -> int | None:
+    """The Django user id of a staff actor ("user:17"), else None."""
+    if actor.kind != ActorKind.STAFF or not actor.id.startswith("user:"):
+        return None
+    try:
+        return int(actor.id.removeprefix("user:"))
+    except ValueError:
+        return None
+
+
+def actor_client_id(actor: Actor) -> str | None:
+    """The OAuth client id of a vendor client actor ("client:<id>"), else None."""
+    if actor.kind != ActorKind.VENDOR or not actor.id.startswith("client:"):
+        return None
+    return actor.id.removeprefix("client:")
+
+
+def actor_mfa_verified(actor: Actor) -> bool:
+    """True when the edge recorded a passed second factor for this actor's session."""
+    return actor.extra.get("mfa") == "verified"
+
+
+@dataclass
+class _StaffFacts:
+    user: Any
+    profile: StaffProfile | None
+
+
+def _load_staff(user_id: int) -> _StaffFacts | None:
+    user_model = get_user_model()
+    user = user_model.objects.filter(pk=user_id).select_related("staff_profile").first()
+    if user is None:
+        return None
+    profile = getattr(user, "staff_profile", None)
+    return _StaffFacts(user=user, profile=profile)
+
+
+def _contract_of(actor: Actor, facts: _StaffFacts | None) -> Contract | None:
+    client_id = actor_client_id(actor)
+    if client_id is not None:
+        binding = (
+            VendorClient.objects.filter(application__client_id=client_id)
+            .select_related("contract__vendor")
+            .first()
+        )
+        return binding.contract if binding is not None else None
+    if facts is not None and facts.profile is not None and facts.profile.contract_id:
+        return Contract.objects.select_related("vendor").get(pk=facts.profile.contract_id)
+    return None
+
+
+def _training_gate(user: Any) -> Reason | None:
+    days = int(getattr(settings, "TRAINING_VALID_DAYS", 365))
+    cutoff = timezone.localdate() - dt.timedelta(days=days)
+    if not user.training_records.filter(completed_on__gt=cutoff).exists():
+        return Reason.TRAINING_EXPIRED
+    version = str(getattr(settings, "POLICY_VERSION", ""))
+    if not user.policy_acknowledgements.filter(policy_version=version).exists():
+        return Reason.POLICY_NOT_ACKNOWLEDGED
+    return None
+
+
+def mfa_required_for_user(user: Any) -> bool:
+    """MFA is mandatory for the user's role, or when any of their grants has district scope
+    or an administrative role (vendors always)."""
+    profile: StaffProfile | None = getattr(user, "staff_profile", None)
+    if profile is None or profile.mfa_required:
+        return True
+    for grant in Grant.objects.current().filter(user_id=user.pk):
+        role = get_role(grant.role)
+        if grant.scope_kind == ScopeKind.DISTRICT or role is None or role.requires_mfa:
+            return True
+    return False
+
+
+def _account_gates(actor: Actor, facts: _StaffFacts) -> Reason | None:
+    """The gates every staff actor passes before any grant is looked at."""
+    user = facts.user
+    profile = facts.profile
+    if not user.is_active or profile is None or not profile.active:
+        return (
+            Reason.ACCOUNT_INACTIVE
+            if profile is not None or not user.is_active
+            else (Reason.NO_ROLE)
+        )
+    if get_role(profile.role) is None:
+        return Reason.NO_ROLE
+    if password_expired(user):
+        return Reason.PASSWORD_EXPIRED
+    if mfa_required_for_user(user) and not actor_mfa_verified(actor):
+        return Reason.MFA_REQUIRED
+    return _training_gate(user)
+
+
+# --- scope in SQL --------------------------------------------------------------------------
+
+
+def _model(label: str) -> Any:
+    return apps.get_model(label)
+
+
+def _school_q(school_ids: list[int], prefix: str) -> Q:
+    enrollment = _model(ENROLLMENT_MODEL)
+    rows = enrollment.objects.filter(
+        school_id__in=school_ids, school_year=current_school_year()
+    ).values("student_id")
+    return Q(**{f"{prefix}pk__in": rows})
+
+
+def _school_codes_q(codes: list[str], prefix: str) -> Q:
+    enrollment = _model(ENROLLMENT_MODEL)
+    rows = enrollment.objects.filter(
+        school__state_code__in=codes, school_year=current_school_year()
+    ).values("student_id")
+    return Q(**{f"{prefix}pk__in": rows})
+
+
+def _section_q(section_ids: list[int], prefix: str) -> Q:
+    roster = _model(SECTION_ENROLLMENT_MODEL)
+    today = timezone.localdate()
+    rows = (
+        roster.objects.filter(section_id__in=section_ids)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=today))
+        .values("student_id")
+    )
+    return Q(**{f"{prefix}pk__in": rows})
+
+
+def _grant_q(grant: Grant, prefix: str) -> Q:
+    kind = grant.scope_kind
+    if kind == ScopeKind.DISTRICT:
+        if grant.scope_value is not None:
+            return Q(**{f"{prefix}district_id": grant.scope_value})
+        return Q(**{f"{prefix}pk__isnull": False})
+    if kind == ScopeKind.SCHOOL and grant.scope_value is not None:
+        return _school_q([grant.scope_value], prefix)
+    if kind == ScopeKind.SECTION_ROSTER and grant.scope_value is not None:
+        return _section_q([grant.scope_value], prefix)
+    if kind == ScopeKind.CASELOAD:
+        rows = GrantStudent.objects.filter(grant_id=grant.pk).values("student_id")
+        return Q(**{f"{prefix}pk__in": rows})
+    return Q(**{f"{prefix}pk__in": []})  # malformed grant: matches nobody
+
+
+def _contract_q(contract: Contract, prefix: str) -> Q:
+    if contract.covers_all_schools:
+        return Q(**{f"{prefix}pk__isnull": False})
+    return _school_codes_q([str(code) for code in contract.schools], prefix)
+
+
+def _grant_covers(grant: Grant, action: Action, category: DataCategory) -> Reason | None:
+    role = get_role(grant.role)
+    if role is None:
+        return Reason.NO_GRANT
+    if category not in role.categories or category.value not in grant.categories:
+        return Reason.CATEGORY_NOT_GRANTED
+    if action not in role.actions:
+        return Reason.ACTION_NOT_GRANTED
+    return None
+
+
+def _open_break_glass(user_id: int, category: DataCategory) -> BreakGlassGrant | None:
+    now = timezone.now()
+    for bg in BreakGlassGrant.objects.filter(
+        user_id=user_id, closed_at__isnull=True, opened_at__lte=now, expires_at__gt=now
+    ):
+        if category.value in bg.categories:
+            return bg
+    return None
+
+
+@dataclass
+class _Resolved:
+    """What an actor may reach for one action and category, before looking at a student."""
+
+    denial: Reason | None
+    scopes: list[tuple[Q, Decision]]
+
+
+def _resolve(actor: Actor, action: Action, category: DataCategory, prefix: str) -> _Resolved:
+    if actor.kind == ActorKind.ANONYMOUS:
+        return _Resolved(Reason.NOT_AUTHENTICATED, [])
+    if actor.kind == ActorKind.SYSTEM:
+        return _Resolved(Reason.SYSTEM_ACTOR, [])
+    facts: _StaffFacts | None = None
+    user_id = actor_user_id(actor)
+    if actor.kind == ActorKind.STAFF:
+        if user_id is None:
+            return _Resolved(Reason.NOT_AUTHENTICATED, [])
+        facts = _load_staff(user_id)
+        if facts is None:
+            return _Resolved(Reason.ACCOUNT_INACTIVE, [])
+        gate = _account_gates(actor, facts)
+        if gate is not None:
+            return _Resolved(gate, [])
+    contract = _contract_of(actor, facts)
+    if actor.kind == ActorKind.VENDOR or (
+        facts is not None and facts.profile is not None and facts.profile.role == "vendor"
+    ):
+        if contract is None or not contract.is_active():
+            return _Resolved(Reason.CONTRACT_INACTIVE, [])
+        if category not in contract.category_set:
+            return _Resolved(Reason.CATEGORY_NOT_GRANTED, [])
+        if action != Action.READ:
+            return _Resolved(Reason.ACTION_NOT_GRANTED, [])
+        decision = Decision(
+            allowed=True,
+            reason=Reason.ALLOWED,
+            contract_id=contract.pk,
+            purpose="; ".join(str(p) for p in contract.purposes),
+        )
+        return _Resolved(None, [(_contract_q(contract, prefix), decision)])
+    assert user_id is not None
+    grants = list(Grant.objects.current().filter(user_id=user_id).order_by("pk"))
+    scopes: list[tuple[Q, Decision]] = []
+    worst = Reason.NO_GRANT
+    for grant in grants:
+        problem = _grant_covers(grant, action, category)
+        if problem is None:
+            decision = Decision(
+                allowed=True, reason=Reason.ALLOWED, grant_id=grant.pk, purpose=grant.purpose
+            )
+            scopes.append((_grant_q(grant, prefix), decision))
+        elif problem == Reason.ACTION_NOT_GRANTED or worst == Reason.NO_GRANT:
+            worst = problem
+    if action == Action.READ:
+        bg = _open_break_glass(user_id, category)
+        if bg is not None:
+            decision = Decision(
+                allowed=True, reason=Reason.BREAK_GLASS, break_glass_id=bg.pk, purpose=bg.reason
+            )
+            scopes.append((Q(**{f"{prefix}pk__isnull": False}), decision))
+    if not scopes:
+        return _Resolved(worst, [])
+    return _Resolved(None, scopes)
+
+
+def _student_pk(student: int | StudentLike) -> int:
+    if isinstance(student, bool):
+        raise TypeError("a student is an id or an object with a pk, not a bool")
+    if isinstance(student, int):
+        return student
+    return int(student.pk)
+
+
+def may(
+    actor: Actor,
+    action: Action | str,
+    category: DataCategory | str,
+    student: int | StudentLike,
+) -> Decision:
+    """May ``actor`` take ``action`` on ``category`` data of ``student``? Deny by default.
+
+    Every view, API endpoint, export, report and SFTP operation asks this. Uses of a
+    break-glass grant are audited here; the read itself is audited by the caller (selectors).
+    """
+    act = Action(action)
+    cat = DataCategory(category)
+    resolved = _resolve(actor, act, cat, prefix="")
+    if resolved.denial is not None:
+        return _deny(resolved.denial)
+    pk = _student_pk(student)
+    students = _model(STUDENT_MODEL).objects.filter(pk=pk)
+    for q, decision in resolved.scopes:
+        if students.filter(q).exists():
+            if decision.reason == Reason.BREAK_GLASS:
+                audit_record(
+                    actor=actor,
+                    action="access:breakglass:use",
+                    students=[pk],
+                    categories=[cat.value],
+                    purpose=decision.purpose,
+                    target=f"break_glass:{decision.break_glass_id}",
+                    details={"alert": True},
+                )
+            return decision
+    return _deny(Reason.OUT_OF_SCOPE)
+
+
+def student_scope_filter(
+    actor: Actor,
+    category: DataCategory | str,
+    *,
+    action: Action | str = Action.READ,
+    prefix: str = "",
+) -> Q | None:
+    """The students ``actor`` may reach for ``action`` on ``category``, as a ``Q``.
+
+    Field paths are relative to the Student model; pass ``prefix="student__"`` to filter a
+    model that links to a student. None means nobody: the caller returns ``.none()``.
+    Break-glass reach is included (district-wide); its per-student use is audited by ``may``.
+    """
+    resolved = _resolve(actor, Action(action), DataCategory(category), prefix=prefix)
+    if resolved.denial is not None or not resolved.scopes:
+        return None
+    combined = Q()
+    first = True
+    for q, _ in resolved.scopes:
+        combined = q if first else combined | q
+        first = False
+    return combined
+
+
+def scope_denial(
+    actor: Actor, category: DataCategory | str, *, action: Action | str = Action.READ
+) -> Reason | None:
+    """Why ``actor`` can reach no student at all for ``category`` (None when some)."""
+    return _resolve(actor, Action(action), DataCategory(category), prefix="").denial
+
+
+def visible_students(
+    actor: Actor, category: DataCategory | str, *, action: Action | str = Action.READ
+) -> QuerySet[Any]:
+    """Students ``actor`` may reach for ``category`` (the list form of :func:`may`)."""
+    model = _model(STUDENT_MODEL)
+    q = student_scope_filter(actor, category, action=action)
+    if q is None:
+        return model.objects.none()  # type: ignore[no-any-return]
+    return model.objects.filter(q)  # type: ignore[no-any-return]
+
+
+# --- fields ------------------------------------------------------------------------------
+
+
+def category_fields(categories: frozenset[DataCategory]) -> set[str]:
+    """Every data element "model.field" of the records app in ``categories``."""
+    out: set[str] = set()
+    if not apps.is_installed("studentvault.records"):
+        return out
+    for model in apps.get_app_config("records").get_models():
+        for field in model._meta.get_fields():
+            element = data_element_of(field)
+            if element is not None and element.category in categories:
+                out.add(f"{model._meta.model_name}.{field.name}")
+    return out
+
+
+def contract_fields(actor: Actor) -> set[str]:
+    """The data elements ("model.field", model in lower case) a vendor actor may receive.
+
+    Empty for an actor without an active contract. When the contract lists fields, only
+    those that belong to its categories; otherwise every field of its categories.
+    """
+    facts: _StaffFacts | None = None
+    user_id = actor_user_id(actor)
+    if user_id is not None:
+        facts = _load_staff(user_id)
+    contract = _contract_of(actor, facts)
+    if contract is None or not contract.is_active():
+        return set()
+    in_categories = category_fields(contract.category_set)
+    if contract.fields:
+        return {str(f).lower() for f in contract.fields} & in_categories
+    return in_categories

@@ -1,0 +1,1 @@
+"""Staff accounts, vendors and contracts, security training and policy acknowledgement."""
