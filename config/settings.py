@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "oauth2_provider",
     "studentvault.core.apps.CoreConfig",
+    "studentvault.crypto.apps.CryptoConfig",
     "studentvault.people.apps.PeopleConfig",
     "studentvault.access.apps.AccessConfig",
     "studentvault.records.apps.RecordsConfig",
@@ -98,6 +99,10 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{STUDENTVAULT_HOME / 'stud
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # The embedded file is encrypted with SQLCipher, keyed from the KEK (docs/adr/0015). The
+    # in-memory test database stays plain SQLite (nothing reaches a disk).
+    if env_bool("DATABASE_ENCRYPTION", True):
+        DATABASES["default"]["ENGINE"] = "studentvault.crypto.sqlcipher_backend"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
@@ -225,3 +230,16 @@ SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 15, minimum=1)
 SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 8, minimum=1)
 SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Encryption at rest (issue 3; docs/adr/0010-0016, docs/runbooks/keys.md) -----------------
+# Master key provider: "file" (a 0600 key file in STUDENTVAULT_HOME/keys) or "vault" (HashiCorp
+# Vault transit engine; VAULT_TOKEN may be given as VAULT_TOKEN_FILE).
+KEK_PROVIDER = env_str("KEK_PROVIDER", "file")
+VAULT_ADDR = env_str("VAULT_ADDR")
+VAULT_TOKEN = env_str("VAULT_TOKEN")
+VAULT_TRANSIT_KEY = env_str("VAULT_TRANSIT_KEY", "studentvault")
+# Field encryption switch, for the benchmark comparison only: production keeps it on (a system
+# check warns when it is off).
+FIELD_ENCRYPTION = env_bool("FIELD_ENCRYPTION", True)
+# How long a process trusts its cached keyset before checking for a rotation.
+CRYPTO_KEYSET_CACHE_SECONDS = env_int("CRYPTO_KEYSET_CACHE_SECONDS", 30, minimum=0)

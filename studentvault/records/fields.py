@@ -21,12 +21,15 @@ from django.db import models
 
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import DataElement, Sensitivity, element
+from studentvault.crypto.fields import ENCRYPTED_FIELD_CLASSES
 
 from .codes import code_set
 
-# Kind of value -> builder of the encrypted Django field for that kind. Filled by
-# studentvault.crypto.fields at import time; empty means "store plain".
-ENCRYPTED_FIELD_BUILDERS: dict[str, Callable[..., models.Field[Any, Any]]] = {}
+# Kind of value -> builder of the encrypted Django field for that kind, filled here from
+# studentvault.crypto.fields (crypto sits below records and cannot register itself).
+ENCRYPTED_FIELD_BUILDERS: dict[str, Callable[..., models.Field[Any, Any]]] = dict(
+    ENCRYPTED_FIELD_CLASSES
+)
 
 
 def field_class_for(

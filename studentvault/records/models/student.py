@@ -11,6 +11,7 @@ from django.db import models
 
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import Sensitivity
+from studentvault.crypto.blind_index import BlindIndexField
 
 from ..codes import code_set
 from ..fields import Elements
@@ -184,6 +185,12 @@ class Student(Record):
         "Opted out of disclosure of name, address and phone to military recruiters",
         sensitivity=Sensitivity.DIRECTORY,
     )
+
+    # Keyed blind indexes (studentvault.crypto.blind_index): exact lookup without plaintext.
+    # Find a student with Student.objects.filter(sasid_index=index_for("sasid", value)).
+    sasid_index = BlindIndexField(index="sasid", sources=("sasid",))
+    local_id_index = BlindIndexField(index="local_id", sources=("local_id",))
+    name_birth_index = BlindIndexField(index="name_birth", sources=("last_name", "birth_date"))
 
     class Meta:
         indexes = [models.Index(fields=["district"])]

@@ -1,0 +1,1 @@
+"""Django database backend for the embedded SQLite file, encrypted with SQLCipher."""
