@@ -23,7 +23,9 @@ Invariants:
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,11 +34,17 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
+from .table import Dimension
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 _TOLERANCE = 1e-6
+# Components up to this many variables are solved with whole-component LPs.
+_DIRECT_MAX_VARIABLES = 300
+# Partners tried per dimension when looking for a protecting hypercube.
+_CUBE_PARTNERS = 4
 
 
 class AuditSolverError(RuntimeError):
@@ -49,6 +57,7 @@ class AttackerIntervals:
 
     lo: FloatArray
     hi: FloatArray  # +inf when the attacker cannot bound the cell from above
+    exact: BoolArray  # False: [lo, hi] is only proven to lie inside the attacker's interval
     components: int
     largest_component: int
     linear_programs: int
@@ -76,8 +85,14 @@ def audit_pattern(
     published_lo: FloatArray | None = None,
     published_hi: FloatArray | None = None,
     integer: bool = False,
+    dimensions: Sequence[Dimension] | None = None,
+    hidden_upper: FloatArray | None = None,
 ) -> PatternAudit:
-    """Audit a suppression pattern; ``required_width`` is 0 for cells that need no protection."""
+    """Audit a suppression pattern; ``required_width`` is 0 for cells that need no protection.
+
+    With ``dimensions`` the audit runs in fast mode (see ``attacker_intervals``): the verdict
+    is the same, but only the intervals of uncertified sensitive cells are exact.
+    """
     intervals = attacker_intervals(
         matrix,
         values,
@@ -85,6 +100,9 @@ def audit_pattern(
         published_lo=published_lo,
         published_hi=published_hi,
         integer=integer,
+        required_width=None if dimensions is None or integer else required_width,
+        dimensions=None if integer else dimensions,
+        hidden_upper=hidden_upper,
     )
     width = intervals.hi - intervals.lo
     needs = hidden & (required_width > 0)
@@ -104,20 +122,41 @@ def attacker_intervals(
     published_lo: FloatArray | None = None,
     published_hi: FloatArray | None = None,
     integer: bool = False,
+    required_width: IntArray | None = None,
+    dimensions: Sequence[Dimension] | None = None,
+    hidden_upper: FloatArray | None = None,
 ) -> AttackerIntervals:
-    """Exact attacker bounds for every hidden cell (see the module docstring)."""
+    """Attacker bounds for every hidden cell (see the module docstring).
+
+    With ``required_width`` and ``dimensions`` given (fast mode), a sensitive cell that a
+    hypercube of hidden cells visibly protects is certified without LP, and complementary
+    cells are not solved: their ``exact`` flag is False and [lo, hi] is then an interval the
+    attacker provably cannot narrow further (the true attacker interval contains it). Every
+    cell that is not certified that way gets its exact LP bounds.
+    """
     n = values.size
     exact = values.astype(np.float64)
     pub_lo = exact if published_lo is None else published_lo
     pub_hi = exact if published_hi is None else published_hi
     lower = np.where(hidden, 0.0, pub_lo)
-    upper = np.where(hidden, np.inf, pub_hi)
+    upper = np.where(hidden, np.inf if hidden_upper is None else hidden_upper, pub_hi)
     variable = hidden | (lower < upper)
     var_ids = np.flatnonzero(variable)
     lo_out = np.full(n, np.nan)
     hi_out = np.full(n, np.nan)
+    exact_out = np.zeros(n, dtype=bool)
     if var_ids.size == 0:
-        return AttackerIntervals(lo_out, hi_out, 0, 0, 0)
+        return AttackerIntervals(lo_out, hi_out, exact_out, 0, 0, 0)
+
+    fast = required_width is not None and dimensions is not None
+    wanted = hidden.copy()
+    cube_lo, cube_hi = exact.copy(), exact.copy()
+    if required_width is not None and dimensions is not None:
+        wanted &= required_width > 0
+        cube_lo, cube_hi = _hypercube_moves(
+            dimensions, exact, upper, hidden, wanted, required_width
+        )
+        wanted &= (cube_hi - cube_lo) < required_width
 
     csc = matrix.tocsc()
     fixed_ids = np.flatnonzero(~variable)
@@ -150,24 +189,112 @@ def attacker_intervals(
         rows = row_order[row_bounds[label] : row_bounds[label + 1]]
         components += 1
         largest = max(largest, int(cols.size))
-        sub = sp.csr_matrix(a_csc[:, cols][rows])
         ids = var_ids[cols]
-        lo, hi, solved = _component_bounds(
-            sub,
-            rhs[rows],
-            lower[ids],
-            upper[ids],
-            exact[ids],
-            hidden[ids],
-            integer=integer,
-        )
+        targets = wanted[ids] if fast else hidden[ids]
+        if rows.size == 0:
+            lo, hi = lower[ids].copy(), upper[ids].copy()
+            inner_lo, inner_hi, solved = lo, hi, 0
+        else:
+            sub = sp.csr_matrix(a_csc[:, cols][rows])
+            lo, hi, inner_lo, inner_hi, solved = _component_bounds(
+                sub,
+                rhs[rows],
+                lower[ids],
+                upper[ids],
+                exact[ids],
+                hidden[ids],
+                integer=integer,
+                targets=targets,
+            )
         lps += solved
-        lo_out[ids] = lo
-        hi_out[ids] = hi
+        known = ~np.isnan(lo) & ~np.isnan(hi)
+        exact_out[ids] = known
+        lo_out[ids] = np.where(known, lo, np.minimum(inner_lo, cube_lo[ids]))
+        hi_out[ids] = np.where(known, hi, np.maximum(inner_hi, cube_hi[ids]))
 
     lo_out[~hidden] = np.nan
     hi_out[~hidden] = np.nan
-    return AttackerIntervals(lo_out, hi_out, components, largest, lps)
+    exact_out &= hidden
+    return AttackerIntervals(lo_out, hi_out, exact_out, components, largest, lps)
+
+
+def _hypercube_moves(
+    dimensions: Sequence[Dimension],
+    values: FloatArray,
+    upper: FloatArray,
+    movable: BoolArray,
+    targets: BoolArray,
+    required_width: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Inner bounds from hypercubes: values a target provably reaches in a feasible table.
+
+    In each dimension pick a partner code: a sibling leaf (opposite sign) or, for a leaf
+    directly under the total, the total (same sign). Adding +t/-t on the 2^D corners keeps
+    every equation of the table; if all corners are hidden, the attacker cannot exclude
+    x + t d for t between -(smallest + corner) and +(smallest - corner). Searches a few
+    partners per dimension, stops at the first cube wide enough.
+    """
+    shape = tuple(len(d.codes) for d in dimensions)
+    strides = [int(np.prod(shape[k + 1 :])) for k in range(len(shape))]
+    lo = values.copy()
+    hi = values.copy()
+    options: list[list[list[tuple[int, int]]]] = []  # [dim][code] -> [(partner, sign)]
+    for dim in dimensions:
+        leaf = [not kids for kids in dim.children]
+        per_code: list[list[tuple[int, int]]] = []
+        for code in range(len(dim.codes)):
+            parent = dim.parent[code]
+            choices: list[tuple[int, int]] = []
+            if code == 0:
+                choices = [(kid, 1) for kid in dim.children[0] if leaf[kid]]
+            elif leaf[code]:
+                choices = [(sib, -1) for sib in dim.children[parent] if sib != code and leaf[sib]]
+                if parent == 0:
+                    choices.append((0, 1))
+            per_code.append(choices)
+        options.append(per_code)
+    for target in np.flatnonzero(targets):
+        index = np.unravel_index(int(target), shape)
+        partners: list[list[tuple[int, int]]] = []
+        for k, code in enumerate(index):
+            usable = []
+            for partner, sign in options[k][int(code)]:
+                neighbour = int(target) + (partner - int(code)) * strides[k]
+                if movable[neighbour]:
+                    usable.append((neighbour - int(target), sign, values[neighbour]))
+            usable.sort(key=lambda item: -item[2])
+            partners.append([(offset, sign) for offset, sign, _ in usable[:_CUBE_PARTNERS]])
+        if any(not p for p in partners):
+            continue
+        best_up = best_down = 0.0
+        need = float(required_width[target])
+        for choice in itertools.product(*partners):
+            up = down = math.inf
+            ok = True
+            for bits in itertools.product((0, 1), repeat=len(choice)):
+                corner = int(target)
+                sign = 1
+                for bit, (offset, partner_sign) in zip(bits, choice, strict=True):
+                    if bit:
+                        corner += offset
+                        sign *= partner_sign
+                if not movable[corner]:
+                    ok = False
+                    break
+                room = upper[corner] - values[corner]
+                if sign > 0:
+                    down = min(down, values[corner])
+                    up = min(up, room)
+                else:
+                    up = min(up, values[corner])
+                    down = min(down, room)
+            if ok and up + down > best_up + best_down:
+                best_up, best_down = up, down
+                if best_up + best_down >= need:
+                    break
+        lo[target] = values[target] - best_down
+        hi[target] = values[target] + best_up
+    return lo, hi
 
 
 def _implied_bounds(
@@ -245,14 +372,23 @@ def _component_bounds(
     hidden: BoolArray,
     *,
     integer: bool,
-) -> tuple[FloatArray, FloatArray, int]:
-    """Bounds of every variable of one component: inner points vs implied bounds, then LPs."""
+    targets: BoolArray | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, int]:
+    """Exact bounds of the ``targets`` (default: every hidden variable) of one component.
+
+    Bounds are settled where a feasible point meets an implied bound; the rest by LP: directly
+    on small components, by column generation (``_column_generation``) on large ones.
+    """
     n = truth.size
     outer_lo, outer_hi = _implied_bounds(matrix, rhs, lower, upper)
+    if integer:
+        lo_int, hi_int, count = _integer_bounds(matrix, rhs, lower, upper, hidden, outer_hi)
+        return lo_int, hi_int, lo_int, hi_int, count
     inner_lo, inner_hi = truth.copy(), truth.copy()
     lo = np.full(n, np.nan)
     hi = np.full(n, np.nan)
     solved = 0
+    wanted = hidden if targets is None else targets
 
     def settle() -> None:
         lo[:] = np.where(np.isnan(lo) & (inner_lo <= outer_lo + _TOLERANCE), outer_lo, lo)
@@ -263,36 +399,109 @@ def _component_bounds(
         np.maximum(inner_hi, point, out=inner_hi)
 
     settle()
-    if integer:
-        return _integer_bounds(matrix, rhs, lower, upper, hidden, outer_hi)
-    targets = hidden
-    # Two cheap LPs first: their vertices settle many bounds at once.
-    for sign in (1.0, -1.0):
-        open_ = targets & np.isnan(lo if sign > 0 else hi)
-        if open_.sum() > 1:
-            point = _solve(np.where(open_, sign, 0.0), matrix, rhs, lower, upper)
-            solved += 1
-            if point is not None:
-                record(point)
-                settle()
-    for j in np.flatnonzero(targets):
+    small = n <= _DIRECT_MAX_VARIABLES
+    if small:
+        # Two cheap LPs first: their vertices settle many bounds at once.
+        for sign in (1.0, -1.0):
+            open_ = wanted & np.isnan(lo if sign > 0 else hi)
+            if open_.sum() > 1:
+                point = _solve(np.where(open_, sign, 0.0), matrix, rhs, lower, upper)
+                solved += 1
+                if point is not None:
+                    record(point)
+                    settle()
+    generator = None if small else _ColumnGeneration(matrix, rhs, lower, upper, truth)
+    for j in np.flatnonzero(wanted):
         for sign in (1.0, -1.0):
             bound = lo if sign > 0 else hi
             if not np.isnan(bound[j]):
                 continue
-            objective = np.zeros(n)
-            objective[j] = sign
-            point = _solve(objective, matrix, rhs, lower, upper)
-            solved += 1
+            if generator is None:
+                objective = np.zeros(n)
+                objective[j] = sign
+                point = _solve(objective, matrix, rhs, lower, upper)
+                solved += 1
+            else:
+                point, count = generator.optimum(int(j), sign)
+                solved += count
             if point is None:
                 bound[j] = -np.inf if sign > 0 else np.inf
                 continue
             record(point)
             bound[j] = point[j]
             settle()
-    lo = np.ceil(lo - _TOLERANCE)
-    hi = np.where(np.isinf(hi), hi, np.floor(hi + _TOLERANCE))
-    return lo, hi, solved
+    lo = np.ceil(lo - _TOLERANCE) + 0.0
+    hi = np.where(np.isinf(hi), hi, np.floor(hi + _TOLERANCE)) + 0.0
+    inner_lo = np.ceil(inner_lo - _TOLERANCE) + 0.0
+    inner_hi = np.floor(inner_hi + _TOLERANCE) + 0.0
+    return lo, hi, inner_lo, inner_hi, solved
+
+
+class _ColumnGeneration:
+    """Exact LP optimum of one variable over a large component, solving only small LPs.
+
+    Start from the variables sharing an equation with the target, the others held at their
+    true values (so every restricted solution is feasible for the whole component). Price the
+    held variables with the duals of the restricted LP: one whose reduced cost shows it could
+    improve the objective joins the LP. When none can, the restricted optimum is the optimum
+    of the whole component (LP optimality conditions hold for every variable).
+    """
+
+    def __init__(
+        self,
+        matrix: sp.csr_matrix,
+        rhs: FloatArray,
+        lower: FloatArray,
+        upper: FloatArray,
+        truth: FloatArray,
+    ) -> None:
+        self.csr = matrix
+        self.csc = matrix.tocsc()
+        self.rhs = rhs
+        self.lower = lower
+        self.upper = upper
+        self.truth = truth
+
+    def neighbours(self, columns: IntArray) -> IntArray:
+        rows = np.unique(self.csc[:, columns].indices)
+        return np.unique(np.concatenate([columns, self.csr[rows].indices])).astype(np.int64)
+
+    def optimum(self, target: int, sign: float) -> tuple[FloatArray | None, int]:
+        n = self.truth.size
+        columns = self.neighbours(np.array([target]))
+        solved = 0
+        while True:
+            in_set = np.zeros(n, dtype=bool)
+            in_set[columns] = True
+            local = self.csc[:, columns]
+            rows = np.unique(local.indices)
+            restricted = sp.csr_matrix(local[rows])
+            held = self.csc[rows][:, ~in_set]
+            rhs = self.rhs[rows] - held @ self.truth[~in_set]
+            objective = np.zeros(columns.size)
+            objective[np.searchsorted(columns, target)] = sign
+            result = linprog(
+                objective,
+                A_eq=restricted,
+                b_eq=rhs,
+                bounds=np.column_stack([self.lower[columns], self.upper[columns]]),
+                method="highs",
+            )
+            solved += 1
+            if result.status == 3:
+                return None, solved
+            if result.status != 0 or result.x is None:
+                raise AuditSolverError(f"audit LP failed: {result.message}")
+            duals = np.asarray(result.eqlin.marginals, dtype=np.float64)
+            reduced = -(self.csc[rows].T @ duals)  # objective is zero outside the set
+            can_rise = (reduced < -_TOLERANCE) & (self.truth < self.upper - _TOLERANCE)
+            can_fall = (reduced > _TOLERANCE) & (self.truth > self.lower + _TOLERANCE)
+            entering = np.flatnonzero((can_rise | can_fall) & ~in_set)
+            if entering.size == 0:
+                point = self.truth.copy()
+                point[columns] = result.x
+                return point, solved
+            columns = np.union1d(columns, self.neighbours(entering.astype(np.int64)))
 
 
 def _integer_bounds(
@@ -303,31 +512,36 @@ def _integer_bounds(
     hidden: BoolArray,
     outer_hi: FloatArray,
 ) -> tuple[FloatArray, FloatArray, int]:
-    """Integer attacker bounds by MILP (small components only: two MILPs per hidden cell)."""
+    """Integer attacker bounds by MILP (small components only: two MILPs per hidden cell).
+
+    HiGHS refuses some MILPs with free upper bounds, so infinite bounds are capped far above
+    any vertex of the LP (the LP maximum of each cell is computed first: when it is unbounded,
+    so is the integer problem, the equations having +1/-1 coefficients).
+    """
     n = lower.size
     lo = np.full(n, np.nan)
     hi = np.full(n, np.nan)
     solved = 0
     constraint = LinearConstraint(matrix, rhs, rhs)
     integrality = np.ones(n)
+    scale = float(np.abs(rhs).sum() + np.abs(lower).sum() + 1.0)
     for j in np.flatnonzero(hidden):
-        for sign in (1.0, -1.0):
+        objective = np.zeros(n)
+        objective[j] = -1.0
+        probe = _solve(objective, matrix, rhs, lower, upper)
+        solved += 1
+        if probe is None:
+            hi[j] = np.inf
+        cap = 1000.0 * max(scale, float(np.max(np.abs(probe))) if probe is not None else 0.0)
+        capped = np.where(np.isinf(upper), cap, upper)
+        for sign in (1.0, -1.0) if probe is not None else (1.0,):
             objective = np.zeros(n)
             objective[j] = sign
-            cap = upper.copy()
-            if sign < 0 and math.isinf(outer_hi[j]):
-                # Unbounded LP direction: the integer problem is unbounded as well, since the
-                # equations have integer (+1/-1) coefficients and a rational recession ray.
-                probe = _solve(objective, matrix, rhs, lower, upper)
-                solved += 1
-                if probe is None:
-                    hi[j] = np.inf
-                    continue
             result = milp(
                 objective,
                 constraints=constraint,
                 integrality=integrality,
-                bounds=Bounds(lower, cap),
+                bounds=Bounds(lower, capped),
             )
             solved += 1
             if result.status != 0 or result.x is None:
@@ -336,4 +550,5 @@ def _integer_bounds(
                 lo[j] = round(float(result.x[j]))
             else:
                 hi[j] = round(float(result.x[j]))
+    del outer_hi  # implied bounds are not needed: the LP probe decides unboundedness
     return lo, hi, solved

@@ -1,0 +1,322 @@
+"""Choosing which cells to suppress: primary cells, then complements until the audit passes.
+
+Two methods produce a suppression pattern (a boolean mask over the flattened cells):
+
+- ``exact_pattern``: the cheapest pattern by integer programming (``scipy.optimize.milp``,
+  HiGHS), with the attacker's LPs turned into Benders "capacity" cuts in the way of
+  Fischetti & Salazar-Gonzalez: solve the master MILP, run the two attacker LPs of every
+  sensitive cell, add a cut for each cell left too narrow, repeat. For small tables.
+- ``heuristic_pattern``: line repair (every equation with a hidden cell gets a second hidden
+  cell, and enough hidden mass to cover the widest protection it must give), then the full
+  audit; cells it finds too narrow get one more complement in one of their lines, and so on
+  until it passes, widening to every eligible cell of the failing lines if it stalls. Optional
+  pruning un-hides complements the audit shows are not needed. For any size.
+
+Invariants:
+- Sensitive cells and cells the caller forces hidden are always hidden.
+- Only eligible cells are ever added as complements.
+- Neither method is trusted: ``protect_table`` (engine.py) audits whatever pattern it gets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from .audit import PatternAudit, audit_pattern
+from .table import Dimension
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SuppressionProblem:
+    """Everything the methods need, over the flattened cells of one table."""
+
+    matrix: sp.csr_matrix
+    values: IntArray
+    sensitive: BoolArray  # primary-suppressed cells: must be hidden and protected
+    required_width: IntArray  # > 0 exactly on sensitive cells
+    eligible: BoolArray  # may be hidden as a complement
+    forced: BoolArray  # hidden for another reason (e.g. base suppressed); needs no width
+    published_lo: FloatArray | None = None  # for cells published as an interval (coded rates)
+    published_hi: FloatArray | None = None
+    dimensions: tuple[Dimension, ...] | None = None  # given: audits run in fast mode
+    hidden_upper: FloatArray | None = None  # what the attacker knows bounds a hidden cell
+
+    @property
+    def must_hide(self) -> BoolArray:
+        return self.sensitive | self.forced
+
+    def cost(self) -> FloatArray:
+        """Cells first, then students: one per cell plus a fraction of its count below 1."""
+        total = float(self.values.sum()) + 1.0
+        return 1.0 + self.values.astype(np.float64) / total
+
+    def audit(self, hidden: BoolArray, *, integer: bool = False, fast: bool = True) -> PatternAudit:
+        return audit_pattern(
+            self.matrix,
+            self.values,
+            hidden,
+            np.where(hidden & self.sensitive, self.required_width, 0).astype(np.int64),
+            published_lo=self.published_lo,
+            published_hi=self.published_hi,
+            integer=integer,
+            dimensions=self.dimensions if fast else None,
+            hidden_upper=self.hidden_upper,
+        )
+
+
+class _Lines:
+    """Equations (lines) of the table as lists of member cells, with hidden counts kept live."""
+
+    def __init__(self, problem: SuppressionProblem, hidden: BoolArray) -> None:
+        csr = problem.matrix
+        self.problem = problem
+        self.hidden = hidden
+        self.indptr = csr.indptr
+        self.members = csr.indices
+        self.coef = csr.data
+        csc = csr.tocsc()
+        self.cell_indptr = csc.indptr
+        self.cell_rows = csc.indices
+        self.n_rows = csr.shape[0]
+        row_of_entry = np.repeat(np.arange(self.n_rows), np.diff(self.indptr))
+        self.hidden_count = np.bincount(
+            row_of_entry, weights=hidden[self.members].astype(np.float64), minlength=self.n_rows
+        ).astype(np.int64)
+
+    def rows_of(self, cell: int) -> npt.NDArray[np.int32]:
+        return self.cell_rows[self.cell_indptr[cell] : self.cell_indptr[cell + 1]]
+
+    def line(self, row: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
+        start, end = self.indptr[row], self.indptr[row + 1]
+        return self.members[start:end], self.coef[start:end]
+
+    def hide(self, cell: int) -> None:
+        if not self.hidden[cell]:
+            self.hidden[cell] = True
+            self.hidden_count[self.rows_of(cell)] += 1
+
+    def deficit(self, row: int) -> tuple[bool, float]:
+        """(violated, missing hidden mass) for one line."""
+        if self.hidden_count[row] == 0:
+            return False, 0.0
+        members, coef = self.line(row)
+        hidden = self.hidden[members]
+        if hidden.sum() == 1:
+            need = float(self.problem.required_width[members[hidden]].max())
+            return True, need
+        parent_hidden = bool(hidden[coef > 0].any())
+        if parent_hidden:
+            return False, 0.0
+        mass = float(self.problem.values[members[hidden]].sum())
+        need = float(self.problem.required_width[members[hidden]].max())
+        return mass < need, need - mass
+
+    def new_problems(self, cell: int, exclude: int) -> int:
+        rows = self.rows_of(cell)
+        return int(np.count_nonzero((self.hidden_count[rows] == 0) & (rows != exclude)))
+
+
+def _best_candidate(lines: _Lines, row: int, deficit: float, *, widen: bool) -> int | None:
+    members, coef = lines.line(row)
+    eligible = lines.problem.eligible[members] & ~lines.hidden[members]
+    if not eligible.any():
+        return None
+    best: tuple[float, ...] | None = None
+    chosen: int | None = None
+    for cell, a in zip(members[eligible], coef[eligible], strict=True):
+        value = float(lines.problem.values[cell])
+        covers = a > 0 or value >= deficit
+        key = (
+            0.0 if covers else 1.0,
+            float(lines.new_problems(int(cell), row)),
+            -value if widen else value,
+        )
+        if best is None or key < best:
+            best, chosen = key, int(cell)
+    return chosen
+
+
+def _repair_lines(lines: _Lines, rows: npt.ArrayLike) -> None:
+    queue = deque(int(r) for r in np.unique(np.asarray(rows, dtype=np.int64)))
+    queued = np.zeros(lines.n_rows, dtype=bool)
+    queued[list(queue)] = True
+    while queue:
+        row = queue.popleft()
+        queued[row] = False
+        violated, deficit = lines.deficit(row)
+        if not violated:
+            continue
+        cell = _best_candidate(lines, row, deficit, widen=False)
+        if cell is None:
+            continue  # nothing left to hide here; the audit decides
+        lines.hide(cell)
+        for other in lines.rows_of(cell):
+            if not queued[other]:
+                queued[other] = True
+                queue.append(int(other))
+
+
+def heuristic_pattern(
+    problem: SuppressionProblem,
+    *,
+    prune: bool = False,
+    max_rounds: int = 200,
+) -> tuple[BoolArray, PatternAudit]:
+    """A pattern that passes the audit when one exists among eligible cells (see module doc)."""
+    hidden = problem.must_hide.copy()
+    lines = _Lines(problem, hidden)
+    _repair_lines(lines, np.flatnonzero(lines.hidden_count > 0))
+    audit = problem.audit(hidden)
+    rounds = 0
+    while not audit.passed and rounds < max_rounds:
+        rounds += 1
+        before = int(hidden.sum())
+        touched: list[int] = []
+        for cell in audit.unprotected:
+            rows = lines.rows_of(int(cell))
+            if rounds > 10:  # stalling: open every line of the cell
+                for row in rows:
+                    members, _ = lines.line(int(row))
+                    for member in members[problem.eligible[members] & ~hidden[members]]:
+                        lines.hide(int(member))
+                        touched.extend(int(r) for r in lines.rows_of(int(member)))
+                continue
+            masses = [
+                float(problem.values[lines.line(int(r))[0]][hidden[lines.line(int(r))[0]]].sum())
+                for r in rows
+            ]
+            for row in (int(rows[i]) for i in np.argsort(masses, kind="stable")):
+                candidate = _best_candidate(lines, row, 0.0, widen=True)
+                if candidate is not None:
+                    lines.hide(candidate)
+                    touched.extend(int(r) for r in lines.rows_of(candidate))
+                    break
+        if int(hidden.sum()) == before:
+            break  # nothing eligible left to hide around the failing cells
+        _repair_lines(lines, touched)
+        audit = problem.audit(hidden)
+    if prune and audit.passed:
+        hidden, audit = _prune(problem, hidden, audit)
+    return hidden, audit
+
+
+def _prune(
+    problem: SuppressionProblem, hidden: BoolArray, audit: PatternAudit
+) -> tuple[BoolArray, PatternAudit]:
+    """Un-hide complements, largest first, whenever the audit still passes without them."""
+    complements = np.flatnonzero(hidden & ~problem.must_hide)
+    for cell in complements[np.argsort(-problem.values[complements], kind="stable")]:
+        trial = hidden.copy()
+        trial[cell] = False
+        trial_audit = problem.audit(trial)
+        if trial_audit.passed:
+            hidden, audit = trial, trial_audit
+    return hidden, audit
+
+
+def _attacker_cut(
+    problem: SuppressionProblem,
+    hidden: BoolArray,
+    cell: int,
+    cap: float,
+) -> tuple[FloatArray, float, float] | None:
+    """(g, rhs, width): width(y) <= K + g @ y for all y, equality at this pattern; rhs = w - K."""
+    values = problem.values.astype(np.float64)
+    pub_lo = values if problem.published_lo is None else problem.published_lo
+    pub_hi = values if problem.published_hi is None else problem.published_hi
+    lower = np.where(hidden, 0.0, pub_lo)
+    n = values.size
+    hidden_cap = np.full(n, cap)
+    if problem.hidden_upper is not None:
+        hidden_cap = np.minimum(hidden_cap, problem.hidden_upper)
+    upper = np.where(hidden, hidden_cap, pub_hi)
+    bounds = np.column_stack([lower, upper])
+    zeros = np.zeros(problem.matrix.shape[0])
+    duals_l = np.zeros(n)
+    duals_u = np.zeros(n)
+    width = 0.0
+    for sign in (1.0, -1.0):
+        objective = np.zeros(n)
+        objective[cell] = sign
+        result = linprog(objective, A_eq=problem.matrix, b_eq=zeros, bounds=bounds, method="highs")
+        if result.status != 0:
+            raise RuntimeError(f"attacker LP failed: {result.message}")
+        duals_l += np.asarray(result.lower.marginals, dtype=np.float64)
+        duals_u += np.asarray(result.upper.marginals, dtype=np.float64)
+        width += -sign * float(result.x[cell])
+    # width(y) <= -sum(l_c(y) * dl_c + u_c(y) * du_c) with l_c = lo_c (1 - y_c),
+    # u_c = hi_c + (cap - hi_c) y_c   (weak LP duality; the duals do not depend on the bounds)
+    constant = -float(duals_l @ pub_lo + duals_u @ pub_hi)
+    gain = duals_l * pub_lo - duals_u * (hidden_cap - pub_hi)
+    gain[np.abs(gain) < 1e-9] = 0.0
+    required = float(problem.required_width[cell])
+    if width >= required - 1e-6:
+        return None
+    return gain, required - constant, width
+
+
+def exact_pattern(
+    problem: SuppressionProblem,
+    *,
+    time_limit: float = 20.0,
+    max_iterations: int = 500,
+) -> BoolArray | None:
+    """The cheapest pattern protecting every sensitive cell, or None when out of time.
+
+    The attacker here may not exceed the largest cell of the table (``cap``), so a pattern it
+    accepts is at least as safe against the unbounded attacker of the audit.
+    """
+    start = time.monotonic()
+    n = problem.values.size
+    cap = float(max(problem.values.max(), 1))
+    must = problem.must_hide
+    lower = must.astype(np.float64)
+    upper = (must | problem.eligible).astype(np.float64)
+    cuts: list[FloatArray] = []
+    rhs: list[float] = []
+    csr = problem.matrix
+    for row in range(csr.shape[0]):
+        members = csr.indices[csr.indptr[row] : csr.indptr[row + 1]]
+        if problem.sensitive[members].any():
+            cut = np.zeros(n)
+            cut[members] = 1.0
+            cuts.append(cut)
+            rhs.append(2.0)  # a hidden cell alone in its line is recomputed exactly
+    cost = problem.cost()
+    for _ in range(max_iterations):
+        remaining = time_limit - (time.monotonic() - start)
+        if remaining <= 0:
+            return None
+        constraints = [LinearConstraint(np.vstack(cuts), np.array(rhs), np.inf)] if cuts else []
+        result = milp(
+            cost,
+            constraints=constraints,
+            integrality=np.ones(n),
+            bounds=Bounds(lower, upper),
+            options={"time_limit": remaining, "mip_rel_gap": 1e-7},
+        )
+        if result.status != 0 or result.x is None:
+            return None
+        hidden = np.asarray(result.x > 0.5)
+        added = 0
+        for cell in np.flatnonzero(problem.sensitive):
+            cut = _attacker_cut(problem, hidden, int(cell), cap)
+            if cut is not None:
+                gain, need, _ = cut
+                cuts.append(gain)
+                rhs.append(need)
+                added += 1
+        if added == 0:
+            return hidden
+    return None
