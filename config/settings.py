@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "studentvault.people.middleware.SessionLimitsMiddleware",
+    "studentvault.access.guards.RouteRuleMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -18,7 +18,7 @@ def session_mfa_verified(request: HttpRequest) -> bool:
     from allauth.account.authentication import get_authentication_records
 
     user = getattr(request, "user", None)
-    records = get_authentication_records(request) if user is not None else []
+    records = get_authentication_records(request, user) if user is not None else []
     return any(r.get("method") == "mfa" for r in records if isinstance(r, dict))
 
 

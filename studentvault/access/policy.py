@@ -42,6 +42,21 @@ from studentvault.people.roles import Action, ScopeKind, get_role
 
 from .models import BreakGlassGrant, Grant, GrantStudent
 
+__all__ = [
+    "Action",
+    "Decision",
+    "Reason",
+    "StudentLike",
+    "category_fields",
+    "contract_fields",
+    "current_school_year",
+    "may",
+    "mfa_required_for_user",
+    "scope_denial",
+    "student_scope_filter",
+    "visible_students",
+]
+
 STUDENT_MODEL = "records.Student"
 ENROLLMENT_MODEL = "records.Enrollment"
 SECTION_ENROLLMENT_MODEL = "records.SectionEnrollment"

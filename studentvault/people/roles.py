@@ -52,6 +52,8 @@ class Permission(StrEnum):
     GRANTS_MANAGE = "access:grants:manage"
     REVIEWS_RECORD = "access:reviews:record"
     MATRIX_VIEW = "access:matrix:view"
+    AUDIT_READ = "audit:log:read"
+    DISCLOSURES_READ = "audit:disclosures:read"
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,38 @@ def audit_events() -> Iterator[list[dict[str, Any]]]:
     security_event.connect(receiver, dispatch_uid="tests.access.audit_events")
     yield seen
     security_event.disconnect(dispatch_uid="tests.access.audit_events")
+
+
+def sign_in(client: Any, user: Any, *, mfa: bool = True) -> None:
+    """Sign ``user`` in on the test client; with ``mfa``, as allauth records a passed TOTP."""
+    import time
+
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    if mfa:
+        session = client.session
+        session["account_authentication_methods"] = [
+            {"method": "password", "at": time.time()},
+            {"method": "mfa", "at": time.time(), "type": "totp"},
+        ]
+        session["account_authentication_methods_user"] = str(user.pk)
+        session.save()
+
+
+def all_routes() -> list[tuple[str, Any, str | None, list[str]]]:
+    """Every URL pattern of config.urls: (pattern text, view, url name, namespaces)."""
+    from django.urls import URLResolver, get_resolver
+
+    out: list[tuple[str, Any, str | None, list[str]]] = []
+
+    def walk(resolver: Any, prefix: str, namespaces: list[str]) -> None:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                more = [pattern.namespace] if pattern.namespace else []
+                walk(pattern, prefix + str(pattern.pattern), namespaces + more)
+            else:
+                out.append(
+                    (prefix + str(pattern.pattern), pattern.callback, pattern.name, namespaces)
+                )
+
+    walk(get_resolver(), "", [])
+    return out
