@@ -199,7 +199,7 @@ def protect_rates(
                 key=numerators.key(i),
                 numerator=int(k[i]),
                 base=int(d[i]),
-                shown=reason is None and d[i] > 0,
+                shown=bool(reason is None and d[i] > 0),
                 reason=reason,
                 display=display,
             )

@@ -279,7 +279,7 @@ def exact_pattern(
     """
     start = time.monotonic()
     n = problem.values.size
-    cap = float(max(problem.values.max(), 1))
+    cap = float(problem.values.max() + max(int(problem.required_width.max()), 1))
     must = problem.must_hide
     lower = must.astype(np.float64)
     upper = (must | problem.eligible).astype(np.float64)
