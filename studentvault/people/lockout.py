@@ -49,3 +49,14 @@ def lockout_clear(
         details={"username": username or "", "ip": ip_address or "", "cleared": count},
     )
     return count
+
+
+def lockout_username(request: HttpRequest, credentials: Any = None) -> str | None:
+    """AXES_USERNAME_CALLABLE: the account name of a sign-in attempt, whichever form sent it
+    (allauth's form posts ``login``; ``authenticate`` receives ``username``)."""
+    for source in (credentials or {}, request.POST):
+        for key in ("username", "login"):
+            value = source.get(key)
+            if value:
+                return str(value).strip().lower()
+    return None

@@ -118,6 +118,10 @@ class PasswordHistoryValidator:
     def password_changed(self, password: str, user: Any = None) -> None:
         if user is not None and getattr(user, "pk", None) is not None:
             remember_password(user, password=password)
+            # A new password ends every session, this one included (sign in again).
+            from .sessions import end_all_sessions
+
+            end_all_sessions(user_id=user.pk, reason="password_changed")
 
     def get_help_text(self) -> str:
         return f"Your password must differ from your last {history_count()} passwords."
