@@ -57,7 +57,7 @@ def normalize_date(value: object) -> str:
     text = str(value).strip()
     for fmt in _DATE_FORMATS:
         try:
-            return dt.datetime.strptime(text, fmt).date().isoformat()  # noqa: DTZ007
+            return dt.datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
             continue
     raise ValueError("a birth date must be a date or written as YYYY-MM-DD or MM/DD/YYYY")
@@ -114,10 +114,8 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
         if any(isinstance(v, Sealed) for v in values):
             # Raw rows (restore) carry their stored index already.
             return getattr(model_instance, self.attname)
-        if any(v is None or v == "" for v in values):
-            value = ""
-        else:
-            value = index_for(self.index, *values)
+        missing = any(v is None or v == "" for v in values)
+        value = "" if missing else index_for(self.index, *values)
         setattr(model_instance, self.attname, value)
         return value
 

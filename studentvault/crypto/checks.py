@@ -26,7 +26,11 @@ def database_encryption_on(app_configs: Any = None, **kwargs: Any) -> list[check
     """Warn when the embedded SQLite file is not encrypted with SQLCipher."""
     engine = settings.DATABASES["default"]["ENGINE"]
     name = str(settings.DATABASES["default"].get("NAME", ""))
-    if engine == "django.db.backends.sqlite3" and ":memory:" not in name and "mode=memory" not in name:
+    if (
+        engine == "django.db.backends.sqlite3"
+        and ":memory:" not in name
+        and "mode=memory" not in name
+    ):
         return [
             checks.Warning(
                 "The embedded SQLite database file is not encrypted (DATABASE_ENCRYPTION=off).",

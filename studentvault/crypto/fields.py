@@ -76,7 +76,8 @@ def seal_bytes(payload: bytes, *, category: str, aad: bytes) -> bytes:
     """Encrypt an encoded value with the primary key of ``category``."""
     if not field_encryption_enabled():
         return PLAIN_MARKER + payload
-    return category_keys(category).primitive.encrypt(payload, aad)
+    sealed: bytes = category_keys(category).primitive.encrypt(payload, aad)
+    return sealed
 
 
 def open_bytes(ciphertext: bytes, *, category: str, aad: bytes) -> bytes:
@@ -85,7 +86,8 @@ def open_bytes(ciphertext: bytes, *, category: str, aad: bytes) -> bytes:
         if field_encryption_enabled():
             raise tink.TinkError("marked plaintext found while encryption is on")
         return ciphertext[1:]
-    return category_keys(category).primitive.decrypt(ciphertext, aad)
+    opened: bytes = category_keys(category).primitive.decrypt(ciphertext, aad)
+    return opened
 
 
 class EncryptedMixin:
@@ -115,7 +117,7 @@ class EncryptedMixin:
         super().contribute_to_class(cls, name, **kwargs)  # type: ignore[misc]
 
     def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        name, _path, args, kwargs = super().deconstruct()  # type: ignore[misc]
         kwargs["category"] = self.category
         return name, f"{__name__}.{type(self).__name__}", args, kwargs
 
@@ -192,7 +194,7 @@ class EncryptedMixin:
         if value is None:
             return None
         if isinstance(value, Sealed):
-            return connection.Database.Binary(bytes(value))
+            return connection.Database.Binary(bytes(value))  # type: ignore[attr-defined]
         raise EncryptedFieldMisuse(
             f"{type(self).__name__} {self._location()[0]}.{self._location()[1]} can only be "
             "written through save() or bulk_create(), which bind the value to its row"
@@ -212,7 +214,7 @@ class EncryptedMixin:
         )
 
 
-class EncryptedTextField(EncryptedMixin, models.CharField):  # type: ignore[misc]
+class EncryptedTextField(EncryptedMixin, models.CharField):  # type: ignore[misc, type-arg]
     """Text (names, identifiers, codes) stored encrypted."""
 
     kind = "text"
@@ -224,7 +226,7 @@ class EncryptedTextField(EncryptedMixin, models.CharField):  # type: ignore[misc
         return payload.decode("utf-8")
 
 
-class EncryptedDateField(EncryptedMixin, models.DateField):  # type: ignore[misc]
+class EncryptedDateField(EncryptedMixin, models.DateField):  # type: ignore[misc, type-arg]
     """A calendar date stored encrypted (ISO format inside the ciphertext)."""
 
     kind = "date"
@@ -257,15 +259,15 @@ class EncryptedJSONField(EncryptedMixin, models.JSONField):  # type: ignore[misc
         return self.get_db_prep_value(value, connection, prepared=False)
 
 
-class EncryptedIntegerField(EncryptedMixin, models.IntegerField):  # type: ignore[misc]
+class EncryptedIntegerField(EncryptedMixin, models.IntegerField):  # type: ignore[misc, type-arg]
     """A whole number stored encrypted."""
 
     kind = "number"
 
     @property
-    def validators(self) -> list[Any]:  # type: ignore[override]
+    def validators(self) -> list[Any]:
         # IntegerField asks the backend for the range of the column type; the column is binary.
-        return list(self._validators)
+        return list(getattr(self, "_validators", []))
 
     def encode(self, value: Any) -> bytes:
         return str(int(value)).encode()
@@ -274,7 +276,7 @@ class EncryptedIntegerField(EncryptedMixin, models.IntegerField):  # type: ignor
         return int(payload)
 
 
-class EncryptedDecimalField(EncryptedMixin, models.DecimalField):  # type: ignore[misc]
+class EncryptedDecimalField(EncryptedMixin, models.DecimalField):  # type: ignore[misc, type-arg]
     """A decimal number stored encrypted."""
 
     kind = "decimal"
@@ -286,7 +288,7 @@ class EncryptedDecimalField(EncryptedMixin, models.DecimalField):  # type: ignor
         return Decimal(payload.decode())
 
 
-class EncryptedBooleanField(EncryptedMixin, models.BooleanField):  # type: ignore[misc]
+class EncryptedBooleanField(EncryptedMixin, models.BooleanField):  # type: ignore[misc, type-arg]
     """A yes/no fact stored encrypted."""
 
     kind = "flag"

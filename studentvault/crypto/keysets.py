@@ -18,7 +18,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import tink
 from django.conf import settings
@@ -40,7 +39,7 @@ BLIND_INDEX_ROOT = "blind_index_root"
 _TEMPLATE = aead.aead_key_templates.AES256_GCM
 
 
-class KekAead(aead.Aead):
+class KekAead(aead.Aead):  # type: ignore[misc]
     """A Tink Aead that wraps keysets with the KEK provider (Tink's keyset encryption)."""
 
     def __init__(self, kek: KeyEncryptionKey) -> None:
@@ -129,7 +128,10 @@ def _unwrap_category(row: Keyset, kek: KeyEncryptionKey) -> CategoryKeys:
 
 
 def _wrap_handle(name: str, handle: tink.KeysetHandle, kek: KeyEncryptionKey) -> bytes:
-    return proto_keyset_format.serialize_encrypted(handle, KekAead(kek), _keyset_aad(name))
+    wrapped: bytes = proto_keyset_format.serialize_encrypted(
+        handle, KekAead(kek), _keyset_aad(name)
+    )
+    return wrapped
 
 
 def _create(name: str, *, using: str, actor: Actor) -> Keyset:
@@ -147,7 +149,11 @@ def _create(name: str, *, using: str, actor: Actor) -> Keyset:
     try:
         with transaction.atomic(using=using):
             row = Keyset.objects.using(using).create(
-                name=name, purpose=purpose, wrapped=wrapped, kek_id=kek.key_id, primary_key_id=primary
+                name=name,
+                purpose=purpose,
+                wrapped=wrapped,
+                kek_id=kek.key_id,
+                primary_key_id=primary,
             )
     except IntegrityError:
         # Another process created it first: use theirs.

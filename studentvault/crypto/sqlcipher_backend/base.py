@@ -108,7 +108,7 @@ class DatabaseWrapper(sqlite_base.DatabaseWrapper):
         register_functions(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA legacy_alter_table = OFF")
-        for init_command in self.init_commands:
+        for init_command in self.init_commands:  # type: ignore[attr-defined]
             if init_command := init_command.strip():
                 conn.execute(init_command)
         return conn

@@ -9,8 +9,8 @@ a value copied into another row does not decrypt. Loading a row opens its encryp
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable
+from typing import Any, Self
 
 from django.db import models
 
@@ -34,8 +34,10 @@ class Record(models.Model):
         return f"{self._meta.verbose_name} #{self.pk}"
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Sequence[str], values: Sequence[Any]) -> Any:
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Self:
+        instance = super().from_db(db, field_names, values, **kwargs)
         open_sealed_fields(instance)
         return instance
 
