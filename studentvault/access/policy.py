@@ -52,6 +52,7 @@ __all__ = [
     "current_school_year",
     "may",
     "mfa_required_for_user",
+    "require",
     "scope_denial",
     "student_scope_filter",
     "visible_students",
@@ -401,6 +402,34 @@ def may(
                 )
             return decision
     return _deny(Reason.OUT_OF_SCOPE)
+
+
+def require(
+    actor: Actor,
+    action: Action | str,
+    category: DataCategory | str,
+    student: int | StudentLike,
+    *,
+    purpose: str = "",
+    target: str = "",
+) -> Decision:
+    """``may()`` plus the audit entry: every answer is recorded, allowed or refused.
+
+    For single-category operations (exports, SFTP, API fields); the entry is
+    ``records:student:<action>`` with outcome success or failure and the reason code.
+    """
+    decision = may(actor, action, category, student)
+    audit_record(
+        actor=actor,
+        action=f"records:student:{Action(action).value}",
+        outcome="success" if decision else "failure",
+        students=[_student_pk(student)],
+        categories=[DataCategory(category).value],
+        purpose=purpose or decision.purpose,
+        target=target,
+        details={"reason": decision.reason.value},
+    )
+    return decision
 
 
 def student_scope_filter(
