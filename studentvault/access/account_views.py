@@ -22,7 +22,7 @@ def sessions_view(request: HttpRequest) -> HttpResponse:
         key_id = request.POST.get("session", "")
         row = UserSession.objects.filter(
             pk=int(key_id) if key_id.isdigit() else -1,
-            user_id=request.user.pk,
+            user_id=int(request.user.pk or 0),
             ended_at__isnull=True,
         ).first()
         if row is not None:

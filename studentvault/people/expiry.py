@@ -20,7 +20,8 @@ def password_set_at(user: Any) -> dt.datetime:
     """When the user's current password was set (account creation when unknown)."""
     profile = getattr(user, "staff_profile", None)
     changed = getattr(profile, "password_changed_at", None) if profile is not None else None
-    return changed or user.date_joined
+    set_at: dt.datetime = changed or user.date_joined
+    return set_at
 
 
 def password_expires_at(user: Any) -> dt.datetime | None:
