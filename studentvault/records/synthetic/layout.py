@@ -222,6 +222,7 @@ ASSESSMENTS = _assessments()
 # Share of each grade in the K-12 enrollment (kindergarten smaller, ninth grade larger).
 _GRADE_WEIGHTS = np.array([0.95, 1, 1, 1, 1, 1, 1, 1, 1, 1.08, 1.03, 1.0, 0.95])
 PRESCHOOL_SHARE = 0.02
+LUNCH_RATE = 0.40  # district share of students eligible for free or reduced-price lunch
 
 
 def largest_remainder(total: int, weights: np.ndarray) -> IntArray:
@@ -330,7 +331,6 @@ def build_layout(seed: int, students: int) -> Layout:
                 )
             )
     for school in schools:
-        school.title_i = school.kind in (ELEMENTARY, K8) and school.lunch_rate >= 0.55
         if school.kind is ALTERNATIVE:
             school.lunch_rate = min(0.95, school.lunch_rate + 0.2)
             school.achievement -= 0.4
@@ -355,6 +355,15 @@ def build_layout(seed: int, students: int) -> Layout:
         weights = np.array([s.weight * (0.6 if s.kind is K8 else 1.0) for s in regular])
         for school, n in zip(regular, largest_remainder(remaining, weights), strict=True):
             counts[school.index, g + 1] = n
+
+    # Make the student-weighted district rates the documented ones, whatever the draw of schools.
+    sizes = counts.sum(axis=1).astype(np.float64)
+    mean_lunch = float(np.dot(sizes, [s.lunch_rate for s in schools]) / sizes.sum())
+    mean_hispanic = float(np.dot(sizes, [s.hispanic_factor for s in schools]) / sizes.sum())
+    for school in schools:
+        school.lunch_rate = min(0.95, school.lunch_rate * LUNCH_RATE / mean_lunch)
+        school.hispanic_factor /= mean_hispanic
+        school.title_i = school.kind in (ELEMENTARY, K8) and school.lunch_rate >= 0.55
 
     block_school, block_grade, block_count = [], [], []
     for school in schools:

@@ -39,6 +39,7 @@ from .layout import (
 )
 from .text import (
     DATE_TEXT,
+    EPOCH,
     HUNDREDTHS_TEXT,
     INT_TEXT,
     NO_DATE,
@@ -510,7 +511,7 @@ class Chunk:
         female = (gender == 0) | ((gender == 2) & self._chance(0.5))
         self.gender = gender
         # Race and ethnicity: the Hispanic share follows the school, the rest keep their ratios.
-        p_hispanic = np.clip(GROUP_RATES[HISPANIC] * self.hispanic_factor / 1.09, 0.02, 0.92)
+        p_hispanic = np.clip(GROUP_RATES[HISPANIC] * self.hispanic_factor, 0.02, 0.92)
         other = choose(rng, GROUP_RATES[1:], n) + 1
         group = np.where(rng.random(n) < p_hispanic, HISPANIC, other)
         self.group = group
@@ -557,8 +558,10 @@ class Chunk:
         self.el_status = status
 
         # Birth dates consistent with grade (Colorado's October 1 cutoff), a few retained.
-        birth = day("2020-10-01") - np.round(365.25 * grade).astype(np.int64)
-        birth = birth - rng.integers(0, 365, size=n)
+        # The latest birth date of grade g is October 1 of 2020 - g (exact, leap years too).
+        month = np.datetime64("2020-10", "M") - (12 * grade).astype("timedelta64[M]")
+        latest = (month.astype("datetime64[D]") - EPOCH).astype(np.int64)
+        birth = latest - rng.integers(0, 365, size=n)
         birth = np.where((grade >= 1) & self._chance(0.04), birth - 365, birth)
         self.birth = birth
 
