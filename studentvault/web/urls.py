@@ -1,0 +1,13 @@
+"""Routes of the staff UI."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("students/", views.students, name="students"),
+    path("students/<int:student_id>/", views.student, name="student"),
+]
