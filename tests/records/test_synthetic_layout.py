@@ -318,3 +318,17 @@ def test_command_reports_bad_input_as_a_command_error(tmp_path: Path) -> None:
         call_command("generate", students=5, out=tmp_path / "d")
     with pytest.raises(CommandError, match="--workers"):
         call_command("generate", students=100, out=tmp_path / "d", workers=0)
+
+
+def test_format_document_lists_every_file_and_column_as_the_models_say() -> None:
+    from studentvault.records.synthetic.reference import column_reference, file_columns
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "formats" / "synthetic-district.md").read_text("utf-8")
+    begin = "<!-- BEGIN column reference: generated, do not edit by hand -->\n"
+    end = "<!-- END column reference -->"
+    generated = text.split(begin, 1)[1].split(end, 1)[0]
+    assert generated == column_reference(), "regenerate the column reference of the document"
+    for name, header in FILES.items():
+        assert f"### {name}\n" in generated
+        assert [c for c, _, _, _ in file_columns(name)] == list(header), name
