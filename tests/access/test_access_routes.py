@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from access_world import World, all_routes, sign_in
 from django.test import Client
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from studentvault.access.guards import RouteRuleMiddleware, rule, rule_for_view
 
@@ -142,3 +142,45 @@ def test_manage_grant_and_revoke_are_audited(
         },
     )
     assert bad.status_code == 400 and b"does not include special_education" in bad.content
+
+
+def test_vendor_with_expired_contract_is_refused(world: World, client: Client) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    try:
+        path = reverse("web:students")
+    except NoReverseMatch:
+        pytest.skip("student list not mounted")
+    vera = world.users["vera"]
+    assert world.contract is not None
+    # The student list is an enrollment route: without enrollment in the contract, refused.
+    sign_in(client, vera)
+    refused_category = client.get(path, HTTP_ACCEPT="application/json")
+    assert refused_category.json() == {"code": "category_not_granted"}
+    world.contract.categories = [*world.contract.categories, "enrollment"]
+    world.contract.save()
+    assert client.get(path).status_code == 200
+    world.contract.ends_on = timezone.localdate() - dt.timedelta(days=1)
+    world.contract.starts_on = world.contract.ends_on - dt.timedelta(days=10)
+    world.contract.save()
+    refused = client.get(path, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 403 and refused.json() == {"code": "contract_inactive"}
+
+
+def test_matrix_command_formats(world: World) -> None:
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("access", "matrix", "--format", "json", stdout=out)
+    rows = json.loads(out.getvalue())
+    manage = [r for r in rows if r["route"] == "/manage/"]
+    by_role = {r["role"]: r["cells"]["demographics"] for r in manage}
+    assert by_role["district_data_steward"] == "allow" and by_role["teacher"] == "deny"
+    md = StringIO()
+    call_command("access", "matrix", stdout=md)
+    assert md.getvalue().startswith("| route | rule | role |")
