@@ -176,7 +176,7 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600, minimum=60),
     "REFRESH_TOKEN_EXPIRE_SECONDS": 0,
-    "ALLOWED_GRANT_TYPES": ["client-credentials"],
+    "OAUTH2_VALIDATOR_CLASS": "studentvault.people.oauth.ContractBoundValidator",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "PKCE_REQUIRED": True,
     "SCOPES": {"vendor:read": "Read the data elements the vendor's active contract names"},
