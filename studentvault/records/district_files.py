@@ -54,8 +54,8 @@ class FileSpec:
     required: bool = True
 
 
-STUDENT = {"student": ("sasid",)}
-SECTION_KEY = ("school_code", "school_year", "section_code")
+STUDENT: dict[str, tuple[str, ...]] = {"student": ("sasid",)}
+SECTION_KEY: tuple[str, ...] = ("school_code", "school_year", "section_code")
 
 FILES: tuple[FileSpec, ...] = (
     FileSpec("district.csv", m.District, key=("state_code",)),
@@ -269,7 +269,7 @@ def _load_file(
 
     def flush() -> None:
         objects = [obj for _, obj in batch]
-        spec.model.objects.bulk_create(objects, batch_size=BATCH_SIZE)
+        spec.model._default_manager.bulk_create(objects, batch_size=BATCH_SIZE)
         for key, obj in batch:
             if key is not None:
                 own_keys[key] = obj.pk

@@ -84,9 +84,7 @@ def _scope_rows() -> tuple[dict[str, int], dict[str, str], list[int]]:
     )
     caseload = list(
         ProgramParticipation.objects.filter(
-            program="special_education",
-            student__enrollments__school=school_a,
-            student__enrollments__school_year=year,
+            program="special_education", student__enrollments__school_year=year
         )
         .order_by("student_id")
         .values_list("student_id", flat=True)
@@ -130,7 +128,7 @@ def _activate_totp(user: Any) -> str:
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
     RecoveryCodes.activate(user)
-    return secret
+    return str(secret)
 
 
 def _credentials_path() -> Path:

@@ -28,8 +28,10 @@ class StudentSearchForm(forms.Form):
 
     def __init__(self, *args: Any, schools: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["school"].choices = [("", "Any school"), *schools]
-        self.fields["grade_level"].choices = [("", "Any grade"), *code_set("grade_level").choices]
+        school: Any = self.fields["school"]
+        school.choices = [("", "Any school"), *schools]
+        grade: Any = self.fields["grade_level"]
+        grade.choices = [("", "Any grade"), *code_set("grade_level").choices]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

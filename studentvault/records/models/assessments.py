@@ -50,7 +50,7 @@ class Assessment(Record):
         constraints = [models.UniqueConstraint(fields=["code"], name="assessment_code_unique")]
 
     def __str__(self) -> str:
-        return self.title
+        return str(self.title)
 
 
 class AssessmentResult(Record):
