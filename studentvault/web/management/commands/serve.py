@@ -64,7 +64,7 @@ class Command(BaseCommand):
         granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or "granian"
         command = [
             granian,
-            "--interface", "asgi",
+            "--interface", "asginl",
             "--host", options["host"],
             "--port", str(options["port"]),
             "--workers", str(options["workers"]),
