@@ -3,7 +3,8 @@
 Runs the real console command in a subprocess (the same code path as a user's), into a
 temporary folder that is removed afterwards, then prints the wall time, rows and rows/s per
 file (rows of the file over the whole run's time: the files are written together) and the
-total bytes. `--students N` for a quicker run.
+total bytes. `--students N` for a quicker run. The school year is explicit (`--school-year`,
+default 2026) so that every run writes the same district whatever the date.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--school-year", type=int, default=2026)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     command = Path(sys.executable).with_name("studentvault")
@@ -37,6 +39,8 @@ def main() -> int:
             str(args.students),
             "--seed",
             str(args.seed),
+            "--school-year",
+            str(args.school_year),
             "--out",
             str(work / "district"),
             "--report-json",
@@ -55,7 +59,10 @@ def main() -> int:
     rows: dict[str, int] = facts["rows"]
     sizes: dict[str, int] = facts["bytes"]
     width = max(len(name) for name in rows)
-    print(f"generate --students {args.students:,} (seed {args.seed}, {facts['workers']} worker(s))")
+    print(
+        f"generate --students {args.students:,} (seed {args.seed}, school year "
+        f"{args.school_year}, {facts['workers']} worker(s))"
+    )
     for name, count in rows.items():
         print(
             f"  {name:<{width}}  {count:>10,} rows  {count / wall:>12,.0f} rows/s  "

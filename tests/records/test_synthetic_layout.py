@@ -18,6 +18,7 @@ from studentvault.records.models.base import Record
 from studentvault.records.synthetic import FILES, GenerationError, generate
 from studentvault.records.synthetic import students as synthetic_students
 
+YEAR = 2026  # the school year (2025-26) of the districts these tests generate
 MODEL_OF_FILE: dict[str, type[Record]] = {
     "district.csv": models.District,
     "schools.csv": models.School,
@@ -81,7 +82,7 @@ def file_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("district") / "out"
-    generate(seed=7, students=3_000, out=out, workers=1)
+    generate(seed=7, students=3_000, out=out, workers=1, school_year=YEAR)
     return out
 
 
@@ -112,9 +113,9 @@ def test_written_headers_are_the_model_columns(district: Path) -> None:
 
 
 def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
-    generate(seed=11, students=600, out=tmp_path / "a")
-    generate(seed=11, students=600, out=tmp_path / "b")
-    generate(seed=12, students=600, out=tmp_path / "c")
+    generate(seed=11, students=600, out=tmp_path / "a", school_year=YEAR)
+    generate(seed=11, students=600, out=tmp_path / "b", school_year=YEAR)
+    generate(seed=12, students=600, out=tmp_path / "c", school_year=YEAR)
     a, b, c = (file_bytes(tmp_path / x) for x in "abc")
     assert a == b
     assert a["students.csv"] != c["students.csv"]
@@ -127,8 +128,8 @@ def test_output_does_not_depend_on_the_number_of_workers(
     # Small chunks so that 1 900 students make several chunks, the last one short.
     monkeypatch.setattr(synthetic_students, "CHUNK_STUDENTS", 700)
     monkeypatch.setattr(synthetic_package, "CHUNK_STUDENTS", 700)
-    one = generate(seed=5, students=1_900, out=tmp_path / "one", workers=1)
-    two = generate(seed=5, students=1_900, out=tmp_path / "two", workers=2)
+    one = generate(seed=5, students=1_900, out=tmp_path / "one", workers=1, school_year=YEAR)
+    two = generate(seed=5, students=1_900, out=tmp_path / "two", workers=2, school_year=YEAR)
     assert two.workers == 2
     assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "two")
     assert one.rows["students.csv"] == 1_900
@@ -137,6 +138,7 @@ def test_output_does_not_depend_on_the_number_of_workers(
 def test_manifest_has_seed_counts_and_hashes(district: Path) -> None:
     manifest = json.loads((district / "manifest.json").read_text("utf-8"))
     assert manifest["seed"] == 7
+    assert manifest["school_year"] == YEAR
     assert manifest["students"] == 3_000
     assert set(manifest["files"]) == set(FILES)
     for name, facts in manifest["files"].items():
@@ -251,7 +253,7 @@ def test_keys_are_unique(district: Path) -> None:
 def test_every_student_has_exactly_one_open_or_closed_current_enrollment(district: Path) -> None:
     current: dict[str, int] = {}
     for row in read(district, "enrollments.csv"):
-        if row["school_year"] == "2026" and row["exit_type"] != "11":
+        if row["school_year"] == str(YEAR) and row["exit_type"] != "11":
             current[row["sasid"]] = current.get(row["sasid"], 0) + 1
         if row["exit_date"]:
             assert row["exit_date"] > row["entry_date"]
@@ -300,16 +302,17 @@ def test_command_writes_the_district_and_a_summary(tmp_path: Path) -> None:
         students=150,
         seed=3,
         out=tmp_path / "d",
+        school_year=YEAR,
         workers=1,
         report_json=report,
         stdout=out,
         stderr=err,
     )
     assert "students.csv" in out.getvalue()
-    assert "for 150 students (seed 3)" in out.getvalue()
+    assert "for 150 students (seed 3, school year 2026)" in out.getvalue()
     assert json.loads(report.read_text("utf-8"))["rows"]["students.csv"] == 150
     direct = tmp_path / "direct"
-    generate(seed=3, students=150, out=direct)
+    generate(seed=3, students=150, out=direct, school_year=YEAR)
     assert file_bytes(tmp_path / "d") == file_bytes(direct)
 
 

@@ -17,6 +17,7 @@ from studentvault.records.models.student import RACE_FLAGS, federal_race_ethnici
 from studentvault.records.synthetic import generate
 
 STUDENTS = 20_000
+YEAR = 2026  # the school year (2025-26) of the district these tests generate
 
 
 def read(folder: Path, name: str) -> list[dict[str, str]]:
@@ -27,7 +28,7 @@ def read(folder: Path, name: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("realism") / "out"
-    generate(seed=2026, students=STUDENTS, out=out, workers=2)
+    generate(seed=2026, students=STUDENTS, out=out, workers=2, school_year=YEAR)
     return out
 
 
@@ -38,9 +39,9 @@ def students(district: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def current(district: Path) -> dict[str, dict[str, str]]:
-    """Each student's current (2026, not transferred away) enrollment."""
+    """Each student's current (YEAR, not transferred away) enrollment."""
     rows = read(district, "enrollments.csv")
-    return {r["sasid"]: r for r in rows if r["school_year"] == "2026" and r["exit_type"] != "11"}
+    return {r["sasid"]: r for r in rows if r["school_year"] == str(YEAR) and r["exit_type"] != "11"}
 
 
 def share(count: int, total: int = STUDENTS) -> float:
@@ -82,7 +83,7 @@ def test_birth_dates_fit_the_grade(
     students: list[dict[str, str]], current: dict[str, dict[str, str]]
 ) -> None:
     ordinal = {k: int(v) for k, v in code_set("grade_level").column("ordinal").items()}
-    cutoff = dt.date(2025, 10, 1)
+    cutoff = dt.date(YEAR - 1, 10, 1)
     retained = 0
     for s in students:
         born = dt.date.fromisoformat(s["birth_date"])
@@ -204,7 +205,7 @@ def test_schools_have_very_different_sizes(
 
 
 def test_small_district_has_about_five_schools(tmp_path: Path) -> None:
-    generate(seed=3, students=2_000, out=tmp_path / "small")
+    generate(seed=3, students=2_000, out=tmp_path / "small", school_year=YEAR)
     levels = Counter(r["level"] for r in read(tmp_path / "small", "schools.csv"))
     assert 5 <= sum(levels.values()) <= 7
     assert levels["HS"] >= 2  # a high school and a tiny alternative school

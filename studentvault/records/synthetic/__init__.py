@@ -1,13 +1,17 @@
 """The synthetic district generator: a whole district of made-up students as CSV files.
 
-``generate(seed=..., students=..., out=...)`` writes one CSV file per model of
-``records.models`` (the layout is docs/formats/synthetic-district.md) and ``manifest.json``
-with the seed, the row count and the SHA-256 of every file.
+``generate(seed=..., students=..., out=..., school_year=...)`` writes one CSV file per model
+of ``records.models`` (the layout is docs/formats/synthetic-district.md) and ``manifest.json``
+with the seed, the school year, the row count and the SHA-256 of every file.
 
 Guarantees:
-- Same seed and student count, same bytes, whatever the number of worker processes: students
-  are generated in fixed chunks, each from a random stream seeded by (seed, chunk number), and
-  the chunks are written in order.
+- Same seed, student count and school year, same bytes, whatever the number of worker
+  processes: students are generated in fixed chunks, each from a random stream seeded by
+  (seed, chunk number), and the chunks are written in order.
+- Every date and school year is derived from the school year (``layout.SchoolCalendar``):
+  enrollments, sections and rosters are for that year (with a prior-year enrollment for most
+  students), assessment results for the year before. Without ``school_year`` the generator
+  takes the year in force today (July 1 starts the next one).
 - Every code value comes from the code sets in records/codesets; every SASID and school code in
   a file exists in students.csv and schools.csv; SASIDs are ten digits and unique.
 - Nothing here describes a real person: names are random combinations of common names, phone
@@ -24,20 +28,23 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from .layout import (
     ASSESSMENTS,
     COURSES,
     DISTRICT_CODE,
+    MAX_SCHOOL_YEAR,
     MAX_STUDENTS,
+    MIN_SCHOOL_YEAR,
     MIN_STUDENTS,
     PERIODS,
-    SCHOOL_YEAR,
     Layout,
     build_layout,
     educator_edid,
     grade_code,
+    school_year_on,
     section_code,
 )
 from .students import CHUNK_STUDENTS, chunk_count, generate_chunk
@@ -47,11 +54,14 @@ from .text import rows as csv_rows
 __all__ = [
     "CHUNK_STUDENTS",
     "FILES",
+    "MAX_SCHOOL_YEAR",
     "MAX_STUDENTS",
+    "MIN_SCHOOL_YEAR",
     "MIN_STUDENTS",
     "GenerationError",
     "Summary",
     "generate",
+    "school_year_on",
 ]
 
 FORMAT_VERSION = 1
@@ -215,6 +225,7 @@ class Summary:
     out: Path
     seed: int
     students: int
+    school_year: int
     rows: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
@@ -255,7 +266,7 @@ def _district_rows(layout: Layout) -> dict[str, tuple[int, str]]:
     )
     columns: list[list[str]] = [[], [], [], [], []]
     taught = [0] * len(schools)
-    year = str(SCHOOL_YEAR)
+    year = str(layout.calendar.school_year)
     for s, g, count in zip(
         layout.block_school.tolist(),
         layout.block_grade.tolist(),
@@ -322,11 +333,16 @@ def generate(
     seed: int,
     students: int,
     out: Path,
+    school_year: int | None = None,
     workers: int = 1,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Write the synthetic district of ``students`` students drawn from ``seed`` into ``out``.
+
+    ``school_year`` (named by its ending year: 2026 is 2025-26) decides every date; without
+    it the year in force today is used, so pass it wherever the output must not change with
+    the date (tests, benchmarks, published samples).
 
     Files are written under temporary names and renamed when all are complete, so a failed run
     never leaves a half-written district that looks whole. ``out`` must be empty or missing
@@ -334,8 +350,9 @@ def generate(
     ``progress`` is called with the number of students written after each chunk.
     """
     started = time.perf_counter()
+    year = school_year_on(date.today()) if school_year is None else school_year
     try:
-        layout = build_layout(seed, students)
+        layout = build_layout(seed, students, year)
     except ValueError as error:
         raise GenerationError(str(error)) from None
     out = Path(out)
@@ -356,7 +373,9 @@ def generate(
             )
     out.mkdir(parents=True, exist_ok=True)
 
-    summary = Summary(out=out, seed=seed, students=students, workers=max(1, workers))
+    summary = Summary(
+        out=out, seed=seed, students=students, school_year=year, workers=max(1, workers)
+    )
     partial = {name: out / f".{name}.part" for name in FILES}
     handles = {name: open(path, "wb") for name, path in partial.items()}  # noqa: SIM115
     digests = {name: hashlib.sha256() for name in FILES}
@@ -404,7 +423,7 @@ def generate(
         "generator": "studentvault.records.synthetic",
         "seed": seed,
         "students": students,
-        "school_year": SCHOOL_YEAR,
+        "school_year": year,
         "district_code": DISTRICT_CODE,
         "files": {name: {"rows": counts[name], "sha256": summary.sha256[name]} for name in FILES},
     }

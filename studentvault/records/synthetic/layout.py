@@ -9,6 +9,7 @@ sections without any random draw.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,18 +17,99 @@ import numpy as np
 from ..codes import code_set
 from .text import IntArray, day, word_list
 
-SCHOOL_YEAR = 2026
-PRIOR_YEAR = 2025
 DISTRICT_CODE = "9999"
 MIN_STUDENTS = 50
 MAX_STUDENTS = 5_000_000
+MIN_SCHOOL_YEAR = 2000
+MAX_SCHOOL_YEAR = 2100
 SECTION_SIZE = 28
+MONDAY, TUESDAY, THURSDAY, FRIDAY = 0, 1, 3, 4
 
-YEAR_START = day("2025-08-18")
-FALL_END = day("2025-12-19")
-SPRING_START = day("2026-01-06")
-PRIOR_START = day("2024-08-19")
-PRIOR_END = day("2025-05-29")
+
+def school_year_on(today: dt.date) -> int:
+    """The school year in force on ``today``, named by its ending year; July 1 starts the next.
+
+    The rule of ``access.policy.current_school_year`` without its settings override, so that
+    the generator needs no Django settings (the ``generate`` command passes the configured one).
+    """
+    return today.year + 1 if today.month >= 7 else today.year
+
+
+def school_day(school_year: int, month_day: str, *, fall: bool) -> int:
+    """The day number of ``month_day`` ("MM-DD") in school year ``school_year``: in its fall
+    (July to December of calendar year ``school_year - 1``) or in its spring (January to June
+    of calendar year ``school_year``), by the July 1 rule of ``school_year_on``."""
+    month = int(month_day[:2])
+    if fall != (month >= 7):
+        half = "fall (07-12)" if fall else "spring (01-06)"
+        raise ValueError(f"{month_day} is not in the {half} of a school year")
+    year = school_year - 1 if fall else school_year
+    return day(f"{year:04d}-{month_day}")
+
+
+def weekday_of_month(year: int, month: int, weekday: int, nth: int) -> int:
+    """The day number of the ``nth`` ``weekday`` (Monday 0) of a month; ``nth=-1``: the last."""
+    if nth > 0:
+        first = dt.date(year, month, 1)
+        found = first + dt.timedelta((weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    else:
+        after = dt.date(year + month // 12, month % 12 + 1, 1)
+        last = after - dt.timedelta(1)
+        found = last - dt.timedelta((last.weekday() - weekday) % 7)
+    if found.month != month:
+        raise ValueError(f"{year}-{month:02d} has no weekday {weekday} number {nth}")
+    return day(found.isoformat())
+
+
+@dataclass(frozen=True)
+class SchoolCalendar:
+    """The fixed dates of school year ``school_year`` and of the year before, as day numbers.
+
+    Every date the generator writes is one of these or is drawn inside a window derived from
+    the school year (``fall``/``spring``), never a literal, so one seed gives the same district
+    in any year with its dates moved. School days fall on the usual weekdays: the year starts
+    on the third Monday of August, the fall term ends on the third Friday of December, the
+    spring term starts on the first Tuesday after New Year's Day, and the prior year ended on
+    the last Thursday of May (for 2025-26 these are 2025-08-18, 2025-12-19, 2026-01-06 and
+    2025-05-29, with the prior year from 2024-08-19).
+    """
+
+    school_year: int
+    prior_year: int
+    year_start: int
+    fall_end: int
+    spring_start: int
+    prior_start: int
+    prior_end: int
+
+    def fall(self, month_day: str) -> int:
+        """A day of the fall of this school year ("MM-DD" in calendar year school_year - 1)."""
+        return school_day(self.school_year, month_day, fall=True)
+
+    def spring(self, month_day: str, *, years_before: int = 0) -> int:
+        """A day of the spring of this school year, or of the one ``years_before`` earlier
+        ("MM-DD" in calendar year school_year - years_before)."""
+        return school_day(self.school_year - years_before, month_day, fall=False)
+
+
+def school_calendar(school_year: int) -> SchoolCalendar:
+    """The calendar of ``school_year`` (named by its ending year: 2026 is 2025-26)."""
+    if not MIN_SCHOOL_YEAR <= school_year <= MAX_SCHOOL_YEAR:
+        raise ValueError(
+            f"--school-year must be between {MIN_SCHOOL_YEAR} and {MAX_SCHOOL_YEAR} "
+            f"(a school year is named by the year it ends in), got {school_year}"
+        )
+    fall, spring, prior = school_year - 1, school_year, school_year - 2
+    new_year = dt.date(spring, 1, 2)
+    return SchoolCalendar(
+        school_year=school_year,
+        prior_year=school_year - 1,
+        year_start=weekday_of_month(fall, 8, MONDAY, 3),
+        fall_end=weekday_of_month(fall, 12, FRIDAY, 3),
+        spring_start=day((new_year + dt.timedelta((TUESDAY - new_year.weekday()) % 7)).isoformat()),
+        prior_start=weekday_of_month(prior, 8, MONDAY, 3),
+        prior_end=weekday_of_month(fall, 5, THURSDAY, -1),
+    )
 
 
 def checked(set_name: str, *codes: str) -> tuple[str, ...]:
@@ -244,6 +326,7 @@ class Layout:
 
     seed: int
     students: int
+    calendar: SchoolCalendar
     district_name: str
     schools: list[School]
     # One block per (school, grade) with students, in student index order.
@@ -299,8 +382,13 @@ def _names(rng: np.random.Generator, kinds: list[tuple[SchoolKind, int]]) -> lis
     return names
 
 
-def build_layout(seed: int, students: int) -> Layout:
-    """Draw the district's schools and the placement of ``students`` students from ``seed``."""
+def build_layout(seed: int, students: int, school_year: int) -> Layout:
+    """Draw the district's schools and the placement of ``students`` students from ``seed``.
+
+    The draw does not depend on ``school_year``: the same seed gives the same schools and
+    students in any year; only the calendar (and so every date) moves.
+    """
+    calendar = school_calendar(school_year)
     if not MIN_STUDENTS <= students <= MAX_STUDENTS:
         raise ValueError(
             f"--students must be between {MIN_STUDENTS} and {MAX_STUDENTS}, got {students}"
@@ -387,6 +475,7 @@ def build_layout(seed: int, students: int) -> Layout:
     return Layout(
         seed=seed,
         students=students,
+        calendar=calendar,
         district_name=district,
         schools=schools,
         block_school=np.array(block_school, dtype=np.int64),

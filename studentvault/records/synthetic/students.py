@@ -22,16 +22,9 @@ from .layout import (
     ASSESSMENTS,
     CMAS_GRADES,
     DISTRICT_CODE,
-    FALL_END,
     GRADE_CODES,
     PERIODS,
-    PRIOR_END,
-    PRIOR_START,
-    PRIOR_YEAR,
-    SCHOOL_YEAR,
     SCIENCE_GRADES,
-    SPRING_START,
-    YEAR_START,
     Layout,
     checked,
     local_ids,
@@ -50,7 +43,6 @@ from .text import (
     IntArray,
     TextArray,
     choose,
-    day,
     word_list,
 )
 from .text import (
@@ -70,8 +62,6 @@ MALE = _obj(word_list("first_names_male"))
 LAST = _obj(word_list("last_names"))
 STREETS = _obj(word_list("street_names"))
 GRADE_TEXT = _obj(GRADE_CODES)  # index: ordinal + 1
-YEAR_TEXT = str(SCHOOL_YEAR)
-PRIOR_YEAR_TEXT = str(PRIOR_YEAR)
 EMPTY = ""
 
 GENDERS = _obj(checked("gender", "01", "02", "03"))
@@ -452,6 +442,10 @@ class Chunk:
         self.start = number * CHUNK_STUDENTS
         self.stop = min(layout.students, self.start + CHUNK_STUDENTS)
         self.rng = np.random.default_rng(np.random.SeedSequence([layout.seed, 1, number]))
+        # Every date below is derived from the school year's calendar, never a literal.
+        self.cal = layout.calendar
+        self.year_text = str(self.cal.school_year)
+        self.prior_year_text = str(self.cal.prior_year)
         index = np.arange(self.start, self.stop, dtype=np.int64)
         block = np.searchsorted(layout.block_start, index, side="right") - 1
         self.n = index.size
@@ -558,8 +552,10 @@ class Chunk:
         self.el_status = status
 
         # Birth dates consistent with grade (Colorado's October 1 cutoff), a few retained.
-        # The latest birth date of grade g is October 1 of 2020 - g (exact, leap years too).
-        month = np.datetime64("2020-10", "M") - (12 * grade).astype("timedelta64[M]")
+        # A kindergartner of school year Y turned 5 by October 1 of Y - 1, so the latest birth
+        # date of grade g is October 1 of Y - 6 - g (exact, leap years too).
+        cutoff = np.datetime64(f"{self.cal.school_year - 6:04d}-10", "M")
+        month = cutoff - (12 * grade).astype("timedelta64[M]")
         latest = (month.astype("datetime64[D]") - EPOCH).astype(np.int64)
         birth = latest - rng.integers(0, 365, size=n)
         birth = np.where((grade >= 1) & self._chance(0.04), birth - 365, birth)
@@ -614,7 +610,9 @@ class Chunk:
         rng, n, grade, layout = self.rng, self.n, self.grade, self.layout
         has_prior = (grade >= 1) & self._chance(0.88)
         mid_year = ~has_prior & (grade >= 0) & self._chance(0.25)
-        entry = np.where(mid_year, YEAR_START + rng.integers(5, 200, size=n), YEAR_START)
+        entry = np.where(
+            mid_year, self.cal.year_start + rng.integers(5, 200, size=n), self.cal.year_start
+        )
 
         # Prior-year school: the same school when it served the grade below, else a feeder.
         prior_school = self.school.copy()
@@ -648,14 +646,16 @@ class Chunk:
             other_school[chosen] = alt
         transfer &= other_school != self.school
         left_other = np.minimum(
-            np.maximum(self._days(day("2025-09-15"), day("2026-02-13"), n), entry + 10),
-            day("2026-03-01"),
+            np.maximum(self._days(self.cal.fall("09-15"), self.cal.spring("02-13"), n), entry + 10),
+            self.cal.spring("03-01"),
         )
         current_entry = np.where(transfer, left_other + rng.integers(1, 6, size=n), entry)
 
         # Students who left the district during the year.
         leaver = (grade >= 0) & self._chance(0.015)
-        exit_day = np.minimum(current_entry + rng.integers(20, 160, size=n), day("2026-05-01"))
+        exit_day = np.minimum(
+            current_entry + rng.integers(20, 160, size=n), self.cal.spring("05-01")
+        )
         exit_day = np.where(leaver, np.maximum(exit_day, current_entry + 1), NO_DATE)
         exit_type = EXIT_LEAVER[choose(rng, EXIT_LEAVER_RATES, n)]
         exit_type = np.where((grade >= 9) & self._chance(0.25), EXIT_DROPOUT, exit_type)
@@ -674,11 +674,11 @@ class Chunk:
             [
                 self.sasid[p],
                 self.school_text[prior_school[p]],
-                PRIOR_YEAR_TEXT,
+                self.prior_year_text,
                 GRADE_TEXT[grade[p]],  # ordinal g - 1 sits at index g
-                DATE_TEXT[np.full(p.size, PRIOR_START)],
+                DATE_TEXT[np.full(p.size, self.cal.prior_start)],
                 np.where(grade[p] == 1, ENTRY_NEW_TO_SYSTEM, ENTRY_CONTINUING).astype(object),
-                DATE_TEXT[np.full(p.size, PRIOR_END)],
+                DATE_TEXT[np.full(p.size, self.cal.prior_end)],
                 EXIT_COMPLETED,
             ],
         )
@@ -688,7 +688,7 @@ class Chunk:
             [
                 self.sasid[t],
                 self.school_text[other_school[t]],
-                YEAR_TEXT,
+                self.year_text,
                 GRADE_TEXT[grade[t] + 1],
                 DATE_TEXT[entry[t]],
                 first_type[t],
@@ -702,7 +702,7 @@ class Chunk:
             [
                 self.sasid,
                 self.school_text[self.school],
-                YEAR_TEXT,
+                self.year_text,
                 GRADE_TEXT[grade + 1],
                 DATE_TEXT[current_entry],
                 current_type,
@@ -756,7 +756,9 @@ class Chunk:
         lunch = LUNCH[choose(rng, (0.82, 0.18), n)]
         add(3, frl, self.year_entry, lunch=lunch)
         add(4, self.learner & (language_program != WAIVED), self.year_entry)
-        self.coe_signed = self._days(day("2023-06-01"), day("2025-12-15"), n)
+        self.coe_signed = self._days(
+            self.cal.spring("06-01", years_before=3), self.cal.fall("12-15"), n
+        )
         add(5, migrant, np.maximum(self.coe_signed, self.year_entry))
         add(6, homeless, self.year_entry)
         add(7, section_504, self.year_entry)
@@ -777,7 +779,7 @@ class Chunk:
         ability = rng.normal(size=p.size)
         exit_or_never = np.where(self.exit[p] < 0, NEVER, self.exit[p])
         for checkpoint, (when, gain) in enumerate(
-            ((day("2025-10-31"), 0), (day("2026-02-27"), 35))
+            ((self.cal.fall("10-31"), 0), (self.cal.spring("02-27"), 35))
         ):
             present = (self.entry[p] <= when - 14) & (exit_or_never >= when)
             q = p[present]
@@ -824,7 +826,7 @@ class Chunk:
         self.coalt = np.zeros(self.n, dtype=bool)
         self.coalt[p] = (grade[p] >= 3) & (rng.random(k) < coalt_rate)
 
-        review = self._days(day("2025-04-01"), day("2026-03-31"), k)
+        review = self._days(self.cal.spring("04-01", years_before=1), self.cal.spring("03-31"), k)
         years_on = (rng.random(k) * np.clip(grade[p] + 2, 1, 8)).astype(np.int64)
         begin = review - 365 * years_on - rng.integers(0, 200, size=k)
         begin = np.maximum(begin, self.birth[p] + 3 * 365 + 30)
@@ -883,11 +885,13 @@ class Chunk:
         rate = rate * np.where(self.gender == 0, 0.5, 1.5)
         involved = self._chance(rate)
         twice = involved & self._chance(0.25)
-        exit_or_end = np.where(self.exit < 0, day("2026-05-15"), self.exit)
+        exit_or_end = np.where(self.exit < 0, self.cal.spring("05-15"), self.exit)
         rows = self._rows("discipline_incidents.csv", 6)
         for k, chosen in enumerate((involved, twice)):
             p = np.flatnonzero(chosen)
-            when = self._days(np.maximum(self.entry[p], YEAR_START + 7), exit_or_end[p], p.size)
+            when = self._days(
+                np.maximum(self.entry[p], self.cal.year_start + 7), exit_or_end[p], p.size
+            )
             when = np.minimum(when, exit_or_end[p])
             action = choose(rng, ACTION_RATES, p.size)
             low = np.array([a for a, _ in ACTION_DAYS])[action]
@@ -995,10 +999,10 @@ class Chunk:
         status = self.el_status[p]
         learner = self.learner[p]
         program = np.where(learner, LANGUAGE_PROGRAMS[self.language_program[p]], EMPTY)
-        kindergarten = YEAR_START - 365 * np.maximum(grade[p], 0)
-        span = (day("2026-01-15") - kindergarten).astype(np.float64)
+        kindergarten = self.cal.year_start - 365 * np.maximum(grade[p], 0)
+        span = (self.cal.spring("01-15") - kindergarten).astype(np.float64)
         arrived = kindergarten + (span * rng.random(p.size) ** 1.5).astype(np.int64)
-        arrived = np.where(status == NEP, np.maximum(arrived, YEAR_START - 400), arrived)
+        arrived = np.where(status == NEP, np.maximum(arrived, self.cal.year_start - 400), arrived)
         arrived = np.minimum(arrived, np.maximum(self.entry[p], kindergarten))
         tracked = learner | (status == FEPM1) | (status == FEPM2)
         first_us = np.where(tracked, arrived, NO_DATE)
@@ -1008,7 +1012,7 @@ class Chunk:
             p,
             [
                 self.sasid[p],
-                YEAR_TEXT,
+                self.year_text,
                 LANGUAGES[self.language[p]],
                 EL_STATUS[status],
                 program.astype(object),
@@ -1021,7 +1025,7 @@ class Chunk:
         composite = 200 + 4 * level + 12 * grade[q] + rng.normal(0, 8, size=q.size)
         composite = np.clip(np.round(composite), 100, 600).astype(np.int64)
         self._rows("english_proficiency_results.csv", 4).add(
-            q, [self.sasid[q], YEAR_TEXT, INT_TEXT[composite], TENTHS_TEXT[level]]
+            q, [self.sasid[q], self.year_text, INT_TEXT[composite], TENTHS_TEXT[level]]
         )
 
     def migrant(self) -> None:
@@ -1066,7 +1070,7 @@ class Chunk:
             p,
             [
                 self.sasid[p],
-                YEAR_TEXT,
+                self.year_text,
                 CTE_PROGRAMS[rng.integers(0, CTE_PROGRAMS.size, p.size)],
                 np.where(concentrator, CTE_CONCENTRATOR, CTE_PARTICIPANT).astype(object),
             ],
@@ -1082,14 +1086,20 @@ class Chunk:
         rows = self._rows("concurrent_enrollments.csv", 5)
         rows.add(
             q * 2,
-            [self.sasid[q], YEAR_TEXT, institution, titles[first], HUNDREDTHS_TEXT[credits[first]]],
+            [
+                self.sasid[q],
+                self.year_text,
+                institution,
+                titles[first],
+                HUNDREDTHS_TEXT[credits[first]],
+            ],
         )
         r = q[more]
         rows.add(
             r * 2 + 1,
             [
                 self.sasid[r],
-                YEAR_TEXT,
+                self.year_text,
                 institution[more],
                 titles[second[more]],
                 HUNDREDTHS_TEXT[credits[second[more]]],
@@ -1112,22 +1122,22 @@ class Chunk:
                 code = f"{period.course.code}-{g:02d}-" + PAD3_TEXT[number]
                 if period.term == "year":
                     take = np.ones(p.size, dtype=bool)
-                    begin = np.maximum(entry, YEAR_START)
+                    begin = np.maximum(entry, self.cal.year_start)
                     end = np.where(leave == NEVER, NO_DATE, leave)
                 elif period.term == "fall":
-                    take = entry <= FALL_END
-                    begin = np.maximum(entry, YEAR_START)
-                    end = np.minimum(leave, FALL_END)
+                    take = entry <= self.cal.fall_end
+                    begin = np.maximum(entry, self.cal.year_start)
+                    end = np.minimum(leave, self.cal.fall_end)
                 else:
-                    take = (leave >= SPRING_START) & (entry <= leave)
-                    begin = np.maximum(entry, SPRING_START)
+                    take = (leave >= self.cal.spring_start) & (entry <= leave)
+                    begin = np.maximum(entry, self.cal.spring_start)
                     end = np.where(leave == NEVER, NO_DATE, leave)
                 t = np.flatnonzero(take)
                 rosters.add(
                     p[t] * 8 + k,
                     [
                         school[t],
-                        YEAR_TEXT,
+                        self.year_text,
                         code[t],
                         self.sasid[p[t]],
                         DATE_TEXT[begin[t]],
@@ -1135,7 +1145,7 @@ class Chunk:
                     ],
                 )
                 if period.term == "fall":
-                    done = t[end[t] == FALL_END]
+                    done = t[end[t] == self.cal.fall_end]
                     mark = choose(rng, MARK_RATES, done.size)
                     earned = np.where(MARK_PASSES[mark], 50, 0)
                     completions.add(
@@ -1143,7 +1153,7 @@ class Chunk:
                         [
                             self.sasid[p[done]],
                             school[done],
-                            YEAR_TEXT,
+                            self.year_text,
                             code[done],
                             HUNDREDTHS_TEXT[earned],
                             MARKS[mark],
@@ -1174,9 +1184,11 @@ class Chunk:
                 rng, int(chosen.sum()), codes, rates, most, _ACCOMMODATION_ORDER
             )
         newly_arrived = (
-            self.learner & (self.el_status == NEP) & (self.first_us >= day("2025-04-15"))
+            self.learner
+            & (self.el_status == NEP)
+            & (self.first_us >= self.cal.spring("04-15", years_before=1))
         )
-        withdrew = (self.exit >= 0) & (self.exit < day("2026-04-06"))
+        withdrew = (self.exit >= 0) & (self.exit < self.cal.spring("04-06"))
         growth_effect = rng.normal(0, 0.25, size=len(self.layout.schools))[self.school]
         family_latent = {
             f: 0.8 * ability + 0.6 * rng.normal(size=n) for f in ("ELA", "MATH", "SCI")
@@ -1226,7 +1238,7 @@ class Chunk:
                     self.sasid[p],
                     code,
                     self.school_text[self.school[p]],
-                    YEAR_TEXT,
+                    self.year_text,
                     GRADE_TEXT[grade[p] + 1],
                     INT_TEXT[score],
                     level,

@@ -18,8 +18,10 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 TextArray = npt.NDArray[np.object_]
 
-EPOCH = np.datetime64("2000-01-01", "D")
-_DATE_COUNT = int((np.datetime64("2040-01-01", "D") - EPOCH).astype(np.int64))
+# Day numbers count from EPOCH; the table covers every date a supported school year writes
+# (birth dates about 20 years before the year, eligibility ends a few years after it).
+EPOCH = np.datetime64("1970-01-01", "D")
+_DATE_COUNT = int((np.datetime64("2110-01-01", "D") - EPOCH).astype(np.int64))
 # Day number -> "YYYY-MM-DD"; index -1 (NO_DATE) -> "" (a null date).
 DATE_TEXT: TextArray = np.empty(_DATE_COUNT + 1, dtype=object)
 DATE_TEXT[:-1] = np.datetime_as_string(EPOCH + np.arange(_DATE_COUNT), unit="D").astype(object)
@@ -37,7 +39,7 @@ PAD3_TEXT: TextArray = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
 
 
 def day(text: str) -> int:
-    """The day number (days since 2000-01-01) of an ISO date."""
+    """The day number (days since EPOCH, 1970-01-01) of an ISO date."""
     return int((np.datetime64(text, "D") - EPOCH).astype(np.int64))
 
 

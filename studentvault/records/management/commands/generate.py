@@ -1,4 +1,9 @@
-"""``studentvault generate``: write a synthetic district as CSV files (no database involved)."""
+"""``studentvault generate``: write a synthetic district as CSV files (no database involved).
+
+Without ``--school-year`` the district is for the school year in force
+(``access.policy.current_school_year``, which honours CURRENT_SCHOOL_YEAR), the year whose
+enrollments and sections the access grants use.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from studentvault.access.policy import current_school_year
 from studentvault.records.synthetic import (
+    MAX_SCHOOL_YEAR,
     MAX_STUDENTS,
+    MIN_SCHOOL_YEAR,
     MIN_STUDENTS,
     GenerationError,
     generate,
@@ -21,7 +29,7 @@ from studentvault.records.synthetic import (
 class Command(BaseCommand):
     help = (
         "Write a synthetic district (one CSV file per student data model, plus manifest.json) "
-        "into --out. The same --seed and --students always give the same bytes."
+        "into --out. The same --seed, --students and --school-year always give the same bytes."
     )
     # A file generator: it needs neither the database nor the URL configuration.
     requires_system_checks: list[str] = []
@@ -35,6 +43,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--out", type=Path, required=True, help="directory to write")
+        parser.add_argument(
+            "--school-year",
+            type=int,
+            default=None,
+            help=(
+                f"school year named by its ending year, {MIN_SCHOOL_YEAR}..{MAX_SCHOOL_YEAR} "
+                "(2027 is 2026-27; default: the current school year)"
+            ),
+        )
         parser.add_argument(
             "--workers",
             type=int,
@@ -68,11 +85,14 @@ class Command(BaseCommand):
         def progress(done: int) -> None:
             bar.update(done - bar.n)
 
+        chosen: int | None = options["school_year"]
+        school_year = current_school_year() if chosen is None else chosen
         try:
             summary = generate(
                 seed=options["seed"],
                 students=students,
                 out=options["out"],
+                school_year=school_year,
                 workers=options["workers"],
                 overwrite=options["overwrite"],
                 progress=progress,
@@ -90,13 +110,15 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"wrote {total_rows:,} rows ({total_bytes:,} bytes) for {students:,} students "
-            f"(seed {summary.seed}) into {summary.out} in {summary.seconds:.1f} s "
+            f"(seed {summary.seed}, school year {summary.school_year}) into {summary.out} "
+            f"in {summary.seconds:.1f} s "
             f"with {summary.workers} worker(s)"
         )
         if options["report_json"] is not None:
             report = {
                 "students": students,
                 "seed": summary.seed,
+                "school_year": summary.school_year,
                 "workers": summary.workers,
                 "seconds": summary.seconds,
                 "rows": summary.rows,
