@@ -23,7 +23,7 @@ except ImportError:
     from test_disclosure_support import count_tables, oracle_bounds  # type: ignore[no-redef]
 
 SETTINGS = settings(
-    max_examples=30,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -254,7 +254,7 @@ def _hypercube_moves(
             per_code.append(choices)
         options.append(per_code)
     for target in np.flatnonzero(targets):
-        index = np.unravel_index(int(target), shape)
+        index = [int(i) for i in np.unravel_index(int(target), shape)]
         partners: list[list[tuple[int, int]]] = []
         for k, code in enumerate(index):
             usable = []

@@ -61,12 +61,21 @@ class SuppressionProblem:
         total = float(self.values.sum()) + 1.0
         return 1.0 + self.values.astype(np.float64) / total
 
-    def audit(self, hidden: BoolArray, *, integer: bool = False, fast: bool = True) -> PatternAudit:
+    def audit(
+        self,
+        hidden: BoolArray,
+        *,
+        integer: bool = False,
+        fast: bool = True,
+        only: BoolArray | None = None,
+    ) -> PatternAudit:
+        """Audit a pattern; ``only`` limits the verdict to those sensitive cells."""
+        checked = hidden & self.sensitive if only is None else hidden & self.sensitive & only
         return audit_pattern(
             self.matrix,
             self.values,
             hidden,
-            np.where(hidden & self.sensitive, self.required_width, 0).astype(np.int64),
+            np.where(checked, self.required_width, 0).astype(np.int64),
             published_lo=self.published_lo,
             published_hi=self.published_hi,
             integer=integer,
@@ -95,7 +104,10 @@ class _Lines:
         ).astype(np.int64)
 
     def rows_of(self, cell: int) -> npt.NDArray[np.int32]:
-        return self.cell_rows[self.cell_indptr[cell] : self.cell_indptr[cell + 1]]
+        rows: npt.NDArray[np.int32] = self.cell_rows[
+            self.cell_indptr[cell] : self.cell_indptr[cell + 1]
+        ]
+        return rows
 
     def line(self, row: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
         start, end = self.indptr[row], self.indptr[row + 1]
@@ -205,9 +217,13 @@ def heuristic_pattern(
         if int(hidden.sum()) == before:
             break  # nothing eligible left to hide around the failing cells
         _repair_lines(lines, touched)
-        audit = problem.audit(hidden)
+        # Hiding more cells only widens every interval (old feasible tables stay feasible),
+        # so only the cells that failed need checking again.
+        failing = np.zeros(hidden.size, dtype=bool)
+        failing[audit.unprotected] = True
+        audit = problem.audit(hidden, only=failing)
     if prune and audit.passed:
-        hidden, audit = _prune(problem, hidden, audit)
+        hidden, audit = _prune(problem, hidden, problem.audit(hidden))
     return hidden, audit
 
 
@@ -311,9 +327,9 @@ def exact_pattern(
         hidden = np.asarray(result.x > 0.5)
         added = 0
         for cell in np.flatnonzero(problem.sensitive):
-            cut = _attacker_cut(problem, hidden, int(cell), cap)
-            if cut is not None:
-                gain, need, _ = cut
+            attacker = _attacker_cut(problem, hidden, int(cell), cap)
+            if attacker is not None:
+                gain, need, _ = attacker
                 cuts.append(gain)
                 rhs.append(need)
                 added += 1

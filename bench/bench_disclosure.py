@@ -1,0 +1,152 @@
+"""Benchmark of the disclosure-control engine (issue 7): run ``python bench/bench_disclosure.py``.
+
+Prints
+1. the heuristic against the exact (integer-programming) method over random small tables:
+   total suppressed cells, heuristic / exact, per-table worst case;
+2. protecting + auditing an enrollment table school x grade x race/ethnicity with all marginal
+   totals for a synthetic district of about 1,000,000 students (``--schools``, default 250),
+   plus the same for smaller districts to show how the time grows.
+
+Options: --compare N (random small tables, default 200), --schools S (default 250),
+--scales a,b,c (extra district sizes, default 20,40,80), --skip-large.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from studentvault.reporting.disclosure import (
+    CellKind,
+    CountTable,
+    Dimension,
+    Reason,
+    build_problem,
+    get_rule_set,
+    protect_table,
+)
+from studentvault.reporting.disclosure.engine import PRUNE_MAX_CELLS
+from studentvault.reporting.disclosure.suppress import (
+    exact_pattern,
+    heuristic_pattern,
+)
+
+RACES = ("hispanic", "white", "black", "asian", "multiracial", "american_indian", "pacific")
+RACE_SHARE = np.array([0.35, 0.40, 0.10, 0.06, 0.05, 0.03, 0.01])
+
+
+def random_small_table(rng: np.random.Generator) -> CountTable:
+    ndim = int(rng.integers(2, 4))
+    sizes = [int(rng.integers(2, 5)) for _ in range(ndim)]
+    while np.prod([s + 1 for s in sizes]) > 80:
+        sizes[-1] -= 1
+    dims = [
+        Dimension.flat("abc"[k], [f"{'abc'[k]}{i}" for i in range(s)]) for k, s in enumerate(sizes)
+    ]
+    small = rng.integers(1, 16, size=sizes)
+    large = rng.integers(16, 80, size=sizes)
+    leaves = np.where(rng.random(sizes) < 0.3, small, large)
+    return CountTable.from_leaf_counts(dims, leaves)
+
+
+def compare(count: int) -> None:
+    rng = np.random.default_rng(2026)
+    rules = get_rule_set()
+    exact_total = heuristic_total = 0
+    exact_students = heuristic_students = 0
+    worst = 1.0
+    equal = 0
+    timed_out = 0
+    seconds_exact = seconds_heuristic = 0.0
+    compared = 0
+    for _ in range(count):
+        table = random_small_table(rng)
+        problem = build_problem(table, rules, CellKind.STUDENT)
+        if not problem.sensitive.any():
+            continue
+        started = time.perf_counter()
+        exact = exact_pattern(problem, time_limit=60.0)
+        seconds_exact += time.perf_counter() - started
+        if exact is None:
+            timed_out += 1
+            continue
+        started = time.perf_counter()
+        heuristic, audit = heuristic_pattern(problem, prune=table.size <= PRUNE_MAX_CELLS)
+        seconds_heuristic += time.perf_counter() - started
+        assert audit.passed and problem.audit(exact, fast=False).passed
+        compared += 1
+        exact_total += int(exact.sum())
+        heuristic_total += int(heuristic.sum())
+        exact_students += int(problem.values[exact].sum())
+        heuristic_students += int(problem.values[heuristic].sum())
+        worst = max(worst, heuristic.sum() / exact.sum())
+        equal += int(heuristic.sum() == exact.sum())
+    print(f"heuristic vs exact over {compared} random 2-D/3-D tables (<= 80 cells, Colorado rules)")
+    print(f"  suppressed cells: exact {exact_total}, heuristic {heuristic_total}")
+    print(f"  ratio heuristic/exact (cells): {heuristic_total / exact_total:.3f}")
+    print(f"  ratio heuristic/exact (students in them): {heuristic_students / exact_students:.3f}")
+    print(f"  same count as optimum: {equal}/{compared}; worst single table: {worst:.2f}x")
+    print(f"  exact method timed out: {timed_out}")
+    print(f"  time: exact {seconds_exact:.1f} s, heuristic {seconds_heuristic:.1f} s")
+
+
+def district_table(schools: int, students: int, seed: int = 7) -> CountTable:
+    rng = np.random.default_rng(seed)
+    size = rng.lognormal(np.log(students / schools), 0.5, schools)
+    leaves = np.zeros((schools, 14, len(RACES)), dtype=np.int64)
+    for s in range(schools):
+        grades = rng.dirichlet(np.full(14, 20.0))
+        mix = rng.dirichlet(RACE_SHARE * 30.0)
+        leaves[s] = rng.poisson(size[s] * np.outer(grades, mix))
+    dims = [
+        Dimension.flat("school", [f"school-{i:03d}" for i in range(schools)], total="District"),
+        Dimension.flat("grade", ["K", *[str(g) for g in range(1, 13)], "PK"], total="All grades"),
+        Dimension.flat("race", list(RACES), total="All students"),
+    ]
+    return CountTable.from_leaf_counts(dims, leaves)
+
+
+def large(schools: int, students: int) -> None:
+    table = district_table(schools, students)
+    started = time.perf_counter()
+    result = protect_table(table)
+    total = time.perf_counter() - started
+    print(
+        f"district {schools} schools x 14 grades x 7 races, {int(table.values.flat[0]):,} students,"
+        f" {table.size:,} cells with totals"
+    )
+    print(
+        f"  primary {result.count(Reason.PRIMARY):,}, complementary"
+        f" {result.count(Reason.COMPLEMENTARY):,}, method {result.method},"
+        f" audit {'PASS' if result.publishable else 'FAIL'}"
+    )
+    print(
+        f"  protect {result.seconds_protect:.1f} s, audit {result.seconds_audit:.1f} s"
+        f" ({result.audit.linear_programs:,} LPs, largest component"
+        f" {result.audit.largest_component:,} cells), total {total:.1f} s (target 10 s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compare", type=int, default=200)
+    parser.add_argument("--schools", type=int, default=250)
+    parser.add_argument("--scales", default="20,40,80")
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args()
+    if args.compare:
+        compare(args.compare)
+    for schools in [int(s) for s in args.scales.split(",") if s]:
+        large(schools, 4_000 * schools)
+    if not args.skip_large:
+        large(args.schools, 1_000_000)
+
+
+if __name__ == "__main__":
+    main()
