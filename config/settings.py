@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "studentvault.core.apps.CoreConfig",
     "studentvault.crypto.apps.CryptoConfig",
+    "studentvault.audit.apps.AuditConfig",
     "studentvault.people.apps.PeopleConfig",
     "studentvault.access.apps.AccessConfig",
     "studentvault.records.apps.RecordsConfig",
@@ -245,3 +246,23 @@ VAULT_TRANSIT_KEY = env_str("VAULT_TRANSIT_KEY", "studentvault")
 FIELD_ENCRYPTION = env_bool("FIELD_ENCRYPTION", True)
 # How long a process trusts its cached keyset before checking for a rotation.
 CRYPTO_KEYSET_CACHE_SECONDS = env_int("CRYPTO_KEYSET_CACHE_SECONDS", 30, minimum=0)
+
+# --- Audit log, disclosures, monitoring (issue 5; docs/adr/0030-0035, docs/runbooks/audit.md) --
+# A signed checkpoint of the chain head every N entries (0 = only by `studentvault audit
+# checkpoint`, which a scheduler runs every few minutes).
+AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000, minimum=0)
+# Outside the database: checkpoint folder and Ed25519 signing key (defaults in STUDENTVAULT_HOME);
+# AUDIT_VERIFY_KEY_FILE pins the public key an auditor verifies with.
+AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR")
+AUDIT_SIGNING_KEY_FILE = env_str("AUDIT_SIGNING_KEY_FILE")
+AUDIT_VERIFY_KEY_FILE = env_str("AUDIT_VERIFY_KEY_FILE")
+# Monitoring rules.
+AUDIT_ALERTS_INLINE = env_bool("AUDIT_ALERTS_INLINE", True)
+AUDIT_BULK_READ_STUDENTS = env_int("AUDIT_BULK_READ_STUDENTS", 200, minimum=1)
+AUDIT_BULK_READ_MINUTES = env_int("AUDIT_BULK_READ_MINUTES", 10, minimum=1)
+AUDIT_WORK_HOURS = env_str("AUDIT_WORK_HOURS", "06:00-19:00")
+AUDIT_FAILED_SIGNINS = env_int("AUDIT_FAILED_SIGNINS", 5, minimum=1)
+AUDIT_FAILED_SIGNIN_MINUTES = env_int("AUDIT_FAILED_SIGNIN_MINUTES", 15, minimum=1)
+SECURITY_CONTACT_EMAIL = env_str("SECURITY_CONTACT_EMAIL")
+# Reverse proxies whose X-Forwarded-For is believed (CIDRs); empty = use the socket address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])

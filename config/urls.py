@@ -31,4 +31,5 @@ urlpatterns: list[object] = [
         ),
     ),
     path("admin/", admin.site.urls),
+    path("audit/", include("studentvault.audit.urls")),
 ]

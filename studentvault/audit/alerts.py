@@ -1,0 +1,237 @@
+"""Monitoring rules over the audit log, and the alerts they raise.
+
+Rules (settings read at call time):
+- bulk read: one actor read more than ``AUDIT_BULK_READ_STUDENTS`` distinct students within
+  ``AUDIT_BULK_READ_MINUTES`` (reads are actions whose last part is read, list, search, view or
+  export);
+- outside hours: a staff or vendor entry outside ``AUDIT_WORK_HOURS`` ("06:00-19:00", local
+  time) or on a Saturday or Sunday;
+- new device / new site: a successful sign-in from a device cookie or a site the account has not
+  signed in from before (the first sign-in of an account sets the baseline and raises nothing);
+- repeated failures: ``AUDIT_FAILED_SIGNINS`` failed sign-in steps for one username within
+  ``AUDIT_FAILED_SIGNIN_MINUTES``, or any lockout;
+- break-glass: any "access:breakglass:*" entry.
+
+Invariants: rules run after the entry commits (never under the append lock); each alert has a
+``dedup_key`` so one burst raises one alert per window; alert texts carry no student PII, only
+counts, sequence numbers and the staff username (escaped when shown). Alerts are emailed to
+``SECURITY_CONTACT_EMAIL`` through Django's mail backend; a mail failure is logged and the alert
+stays listed with ``emailed`` false.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from studentvault.core.actors import ActorKind
+
+from .display import printable
+from .models import Alert, AuditEntry, AuditEntryStudent
+
+logger = logging.getLogger(__name__)
+
+READ_VERBS = frozenset({"read", "list", "search", "view", "export"})
+SIGNIN_SUCCESS = "auth:login:success"
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def work_hours() -> tuple[time, time]:
+    """The configured working hours, from ``AUDIT_WORK_HOURS`` ("HH:MM-HH:MM")."""
+    text = str(getattr(settings, "AUDIT_WORK_HOURS", "06:00-19:00"))
+    try:
+        start_text, end_text = text.split("-")
+        return time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError:
+        raise ValueError(f"AUDIT_WORK_HOURS must look like 06:00-19:00, not {text!r}") from None
+
+
+def _raise(entry: AuditEntry, rule: Alert.Rule, dedup_key: str, summary: str) -> Alert | None:
+    dedup_key = dedup_key[:300]
+    if Alert.objects.filter(dedup_key=dedup_key).exists():
+        return None  # already raised in this window (the unique key settles races)
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                rule=rule,
+                dedup_key=dedup_key,
+                actor_id=entry.actor_id,
+                actor_username=entry.actor_username,
+                summary=summary[:500],
+                entry=entry,
+                raised_at=timezone.now(),
+            )
+    except IntegrityError:
+        return None  # already raised in this window
+    transaction.on_commit(lambda: _email(alert.pk))
+    return alert
+
+
+def _email(alert_id: int) -> None:
+    contact = str(getattr(settings, "SECURITY_CONTACT_EMAIL", "") or "")
+    if not contact:
+        return
+    alert = Alert.objects.get(pk=alert_id)
+    subject = f"[StudentVault] {alert.get_rule_display()} ({printable(alert.actor_username)})"
+    body = (
+        f"Rule: {alert.get_rule_display()}\n"
+        f"Account: {printable(alert.actor_username)} ({printable(alert.actor_id)})\n"
+        f"What: {printable(alert.summary)}\n"
+        f"Audit entry: {alert.entry_id}\n"
+        f"Raised at: {alert.raised_at.isoformat()}\n"
+    )
+    try:
+        send_mail(subject.replace("\n", " "), body, None, [contact])
+    except Exception:
+        logger.exception("audit alert %s could not be emailed", alert_id)
+        return
+    Alert.objects.filter(pk=alert_id).update(emailed=True)
+
+
+def _verb(action: str) -> str:
+    return action.rsplit(":", 1)[-1]
+
+
+def _bulk_read(entry: AuditEntry) -> Alert | None:
+    if _verb(entry.action) not in READ_VERBS or entry.student_ids == "[]":
+        return None
+    limit = _setting("AUDIT_BULK_READ_STUDENTS", 200)
+    minutes = _setting("AUDIT_BULK_READ_MINUTES", 10)
+    since = entry.occurred_at - timedelta(minutes=minutes)
+    rows = AuditEntryStudent.objects.filter(
+        entry__actor_id=entry.actor_id,
+        entry__occurred_at__gte=since,
+        entry__occurred_at__lte=entry.occurred_at,
+        entry__outcome="success",
+    )
+    is_read = Q()
+    for verb in READ_VERBS:
+        is_read |= Q(entry__action__endswith=f":{verb}")
+    count = rows.filter(is_read).values("student_id").distinct().count()
+    if count <= limit:
+        return None
+    window = int(entry.occurred_at.timestamp() // (minutes * 60))
+    return _raise(
+        entry,
+        Alert.Rule.BULK_READ,
+        f"bulk_read:{entry.actor_id}:{window}",
+        f"{count} students read within {minutes} minutes (limit {limit}), up to entry {entry.seq}",
+    )
+
+
+def _outside_hours(entry: AuditEntry) -> Alert | None:
+    if entry.actor_kind not in (ActorKind.STAFF, ActorKind.VENDOR):
+        return None
+    local = timezone.localtime(entry.occurred_at)
+    start, end = work_hours()
+    inside = local.weekday() < 5 and start <= local.time() < end
+    if inside:
+        return None
+    return _raise(
+        entry,
+        Alert.Rule.OUTSIDE_HOURS,
+        f"outside_hours:{entry.actor_id}:{local.date().isoformat()}",
+        f"{entry.action} at {local:%a %Y-%m-%d %H:%M} local time, outside working hours "
+        f"{start:%H:%M}-{end:%H:%M} Mon-Fri (entry {entry.seq})",
+    )
+
+
+def _new_device_or_site(entry: AuditEntry) -> list[Alert]:
+    if entry.action != SIGNIN_SUCCESS:
+        return []
+    earlier = AuditEntry.objects.filter(
+        actor_id=entry.actor_id, action=SIGNIN_SUCCESS, seq__lt=entry.seq
+    )
+    if not earlier.exists():
+        return []  # first sign-in of the account: the baseline
+    raised: list[Alert] = []
+    if entry.device_id and not earlier.filter(device_id=entry.device_id).exists():
+        alert = _raise(
+            entry,
+            Alert.Rule.NEW_DEVICE,
+            f"new_device:{entry.actor_id}:{entry.device_id}",
+            f"sign-in from a new device: {entry.device or 'unknown device'} (entry {entry.seq})",
+        )
+        if alert:
+            raised.append(alert)
+    if entry.site and not earlier.filter(site=entry.site).exists():
+        alert = _raise(
+            entry,
+            Alert.Rule.NEW_SITE,
+            f"new_site:{entry.actor_id}:{entry.site}",
+            f"sign-in from a new location: {entry.site} (entry {entry.seq})",
+        )
+        if alert:
+            raised.append(alert)
+    return raised
+
+
+def _failed_signins(entry: AuditEntry) -> Alert | None:
+    if not entry.action.startswith("auth:"):
+        return None
+    if entry.action.endswith(":lockout"):
+        return _raise(
+            entry,
+            Alert.Rule.FAILED_SIGNINS,
+            f"lockout:{entry.seq}",
+            f"account locked out after failed sign-ins (entry {entry.seq})",
+        )
+    if entry.outcome != "failure" or not entry.actor_username:
+        return None
+    limit = _setting("AUDIT_FAILED_SIGNINS", 5)
+    minutes = _setting("AUDIT_FAILED_SIGNIN_MINUTES", 15)
+    count = AuditEntry.objects.filter(
+        actor_username=entry.actor_username,
+        action__startswith="auth:",
+        outcome="failure",
+        occurred_at__gte=entry.occurred_at - timedelta(minutes=minutes),
+        occurred_at__lte=entry.occurred_at,
+    ).count()
+    if count < limit:
+        return None
+    window = int(entry.occurred_at.timestamp() // (minutes * 60))
+    return _raise(
+        entry,
+        Alert.Rule.FAILED_SIGNINS,
+        f"failed_signins:{entry.actor_username}:{window}",
+        f"{count} failed sign-in steps within {minutes} minutes (entry {entry.seq})",
+    )
+
+
+def _break_glass(entry: AuditEntry) -> Alert | None:
+    if not entry.action.startswith("access:breakglass:"):
+        return None
+    return _raise(
+        entry,
+        Alert.Rule.BREAK_GLASS,
+        f"break_glass:{entry.seq}",
+        f"break-glass {entry.action.rsplit(':', 1)[-1]} (entry {entry.seq})",
+    )
+
+
+def evaluate_rules(seq: int) -> list[Alert]:
+    """Run every monitoring rule on entry ``seq``; return the alerts newly raised."""
+    entry = AuditEntry.objects.filter(seq=seq).first()
+    if entry is None:
+        return []
+    raised: list[Alert] = []
+    for rule in (_bulk_read, _outside_hours, _failed_signins, _break_glass):
+        alert = rule(entry)
+        if alert is not None:
+            raised.append(alert)
+    raised.extend(_new_device_or_site(entry))
+    return raised
+
+
+def open_alerts() -> list[Alert]:
+    """Alerts for the security contact's list, newest first."""
+    return list(Alert.objects.select_related("entry")[:500])

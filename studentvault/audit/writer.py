@@ -1,0 +1,182 @@
+"""The one writer of the audit log.
+
+Invariants:
+- ``record`` is the only code that inserts ``AuditEntry`` rows (and their ``AuditEntryStudent``
+  index rows).
+- Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock(APPEND_LOCK)`` taken inside
+  the transaction, on SQLite by the database write lock (``BEGIN IMMEDIATE``, set in settings).
+  The head is read after the lock is held, so sequence numbers are gap-free and each entry links
+  to the committed entry before it.
+- ``record`` runs inside the caller's transaction when there is one: the entry commits or rolls
+  back with the change it records. The lock is then held until the caller's transaction ends,
+  so callers write the audit entry as the last step of their transaction.
+- No PII values: student data is referenced by integer primary key and data category only.
+  Free text (username, user agent, purpose, target, details) is stored as given, cut to the
+  column's length; it is escaped when shown (``display.printable``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import connections, models, router, transaction
+from django.utils import timezone
+
+from studentvault.core.actors import Actor
+from studentvault.core.categories import DataCategory
+
+from . import chain
+from .devices import describe_device
+from .models import AuditEntry, AuditEntryStudent
+from .sites import site_for
+
+# Any constant works; it names "the audit append lock" among the database's advisory locks.
+APPEND_LOCK = 0x5354_5641_5544_4954  # "STVAUDIT"
+
+ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+OUTCOMES = frozenset({"success", "failure", "denied", "error"})
+
+DetailValue = str | int | bool | None
+
+
+class AuditError(ValueError):
+    """An audit entry was asked for with arguments that cannot be recorded."""
+
+
+def _bounded(value: str, field: str) -> str:
+    column = AuditEntry._meta.get_field(field)
+    assert isinstance(column, models.CharField) and column.max_length is not None
+    return value[: column.max_length]
+
+
+def _details(details: Mapping[str, DetailValue] | None) -> str:
+    if not details:
+        return "{}"
+    clean: dict[str, DetailValue] = {}
+    for key, value in details.items():
+        if not isinstance(key, str) or not key:
+            raise AuditError(f"audit details keys must be non-empty strings, not {key!r}")
+        if value is not None and not isinstance(value, str | int | bool):
+            raise AuditError(
+                f"audit detail {key!r} must be a string, number, true/false or null, "
+                f"not {type(value).__name__}"
+            )
+        clean[key[:100]] = value[:1000] if isinstance(value, str) else value
+    text = chain.canonical_json(clean)
+    if len(text) > 20_000:
+        raise AuditError("audit details are larger than 20,000 characters")
+    return text
+
+
+def _students(students: Sequence[int]) -> list[int]:
+    ids: set[int] = set()
+    for student in students:
+        if isinstance(student, bool) or not isinstance(student, int) or student < 1:
+            raise AuditError(
+                f"students are referenced by positive integer primary key, not {student!r}"
+            )
+        ids.add(student)
+    return sorted(ids)
+
+
+def _categories(categories: Sequence[DataCategory | str]) -> str:
+    chosen: set[str] = set()
+    for category in categories:
+        try:
+            chosen.add(DataCategory(category).value)
+        except ValueError:
+            raise AuditError(f"{category!r} is not a data category") from None
+    return f",{','.join(sorted(chosen))}," if chosen else ""
+
+
+def _lock_and_read_head(using: str) -> tuple[int, str]:
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+        cursor.execute("SELECT seq, entry_hash FROM audit_auditentry ORDER BY seq DESC LIMIT 1")
+        row = cursor.fetchone()
+    if row is None:
+        return 0, chain.GENESIS_HASH
+    return int(row[0]), str(row[1])
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    outcome: str = "success",
+    students: Sequence[int] = (),
+    categories: Sequence[DataCategory | str] = (),
+    purpose: str = "",
+    target: str = "",
+    details: Mapping[str, DetailValue] | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit log and return it.
+
+    ``action`` is "source:subject:action" (e.g. "records:student:read"); ``students`` are
+    integer primary keys; ``categories`` are the data categories read or changed; ``target``
+    names a non-student object ("grant:12", "key:demographics"); ``details`` holds non-PII facts.
+    Call it inside your own ``transaction.atomic()`` so the entry and the change commit together.
+    Raises ``AuditError`` for arguments that cannot be recorded; the database error, if the
+    append fails, propagates so the audited operation fails too.
+    """
+    if not ACTION_PATTERN.match(action):
+        raise AuditError(
+            f"audit action {action!r} must be 'source:subject:action' in lower case, "
+            "e.g. 'records:student:read'"
+        )
+    if outcome not in OUTCOMES:
+        raise AuditError(f"audit outcome {outcome!r} must be one of {sorted(OUTCOMES)}")
+    student_list = _students(students)
+    user_agent = _bounded(actor.user_agent or "", "user_agent")
+    fields: dict[str, object] = {
+        "occurred_at": occurred_at or timezone.now(),
+        "actor_kind": _bounded(str(actor.kind), "actor_kind"),
+        "actor_id": _bounded(actor.id, "actor_id"),
+        "actor_username": _bounded(actor.username, "actor_username"),
+        "actor_role": _bounded(actor.role, "actor_role"),
+        "action": action,
+        "outcome": outcome,
+        "student_ids": chain.canonical_json(student_list),
+        "categories": _categories(categories),
+        "purpose": _bounded(purpose, "purpose"),
+        "target": _bounded(target, "target"),
+        "details": _details(details),
+        "client_ip": _bounded(actor.client_ip or "", "client_ip"),
+        "user_agent": user_agent,
+        "device": describe_device(user_agent),
+        "device_id": _bounded(actor.device_id, "device_id"),
+        "site": site_for(actor.client_ip),
+    }
+    using = router.db_for_write(AuditEntry)
+    with transaction.atomic(using=using):
+        last_seq, last_hash = _lock_and_read_head(using)
+        fields["seq"] = last_seq + 1
+        fields["prev_hash"] = last_hash
+        fields["entry_hash"] = chain.entry_hash(fields)
+        entry = AuditEntry(**fields)
+        entry.save(force_insert=True, using=using)
+        if student_list:
+            AuditEntryStudent.objects.using(using).bulk_create(
+                [AuditEntryStudent(entry=entry, student_id=s) for s in student_list]
+            )
+        transaction.on_commit(partial(_after_commit, entry.seq), using=using)
+    return entry
+
+
+def _after_commit(seq: int) -> None:
+    """Work that must not hold the append lock: checkpoints and monitoring rules."""
+    from .alerts import evaluate_rules
+    from .checkpoints import write_checkpoint
+
+    every = int(getattr(settings, "AUDIT_CHECKPOINT_EVERY", 1000))
+    if every > 0 and seq % every == 0:
+        write_checkpoint()
+    if getattr(settings, "AUDIT_ALERTS_INLINE", True):
+        evaluate_rules(seq)
