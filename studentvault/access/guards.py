@@ -10,8 +10,9 @@ Invariants:
   ``{"code": "password_expired"}``);
 - ``permission=`` needs the role permission; ``student_data=`` needs that the actor can reach
   some student in that category (each student is then checked by ``may()`` in the selector);
-- API views (``api=True``) authenticate in DRF, so there the rule is enforced by
-  ``RulePermission`` instead of the middleware; the middleware still refuses a missing rule.
+- API views (``api=True``) authenticate in DRF, after the middleware; for them the middleware
+  only refuses a missing rule, and the view must call ``check_rule`` (or ``may``/``require``)
+  itself once DRF has authenticated the request (no DRF permission class exists yet).
 """
 
 from __future__ import annotations
@@ -247,5 +248,5 @@ class RouteRuleMiddleware:
         if the_rule is None:
             return _refuse(request, "no_rule_declared")
         if the_rule.api:
-            return None  # enforced by RulePermission after DRF authentication
+            return None  # the API view enforces it after DRF authentication (see module doc)
         return check_rule(request, the_rule)
