@@ -1,9 +1,10 @@
 """The one seam through which people and access write audit entries.
 
-Until ``studentvault.audit`` lands, entries go out as ``core.events.security_event`` (which the
-audit app records once its receiver is connected); switching to a direct call of
-``studentvault.audit.record`` is the one line marked below. A receiver that fails makes the
-caller fail, so an operation that must be audited does not go on unaudited.
+Entries go out as ``core.events.security_event``; the audit app's receiver
+(``studentvault.audit.receivers.record_security_event``) appends each one to the hash-chained
+log, taking ``students``, ``categories``, ``purpose`` and ``target`` from the event. A direct
+call of ``studentvault.audit.record`` would be the one line marked below. A receiver that fails
+makes the caller fail, so an operation that must be audited does not go on unaudited.
 """
 
 from __future__ import annotations
