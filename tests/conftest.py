@@ -16,3 +16,13 @@ def studentvault_home(tmp_path: Path, settings: LazySettings) -> Iterator[Path]:
     home.mkdir(mode=0o700)
     settings.STUDENTVAULT_HOME = home
     yield home
+
+
+@pytest.fixture(scope="session")
+def synthetic_district_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic district written by `studentvault generate` (once per test session)."""
+    from django.core.management import call_command
+
+    folder = tmp_path_factory.mktemp("synthetic") / "district"
+    call_command("generate", students=300, seed=7, out=str(folder))
+    return folder

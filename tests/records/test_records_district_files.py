@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from studentvault.records.district_files import FILES, DistrictFileError, columns_of, load_district
 from studentvault.records.models import (
@@ -21,17 +20,10 @@ from studentvault.records.models import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("district") / "files"
-    call_command("generate", students=300, seed=7, out=str(folder))
-    return folder
-
-
 @pytest.fixture
-def district(generated: Path, tmp_path: Path) -> Path:
+def district(synthetic_district_files: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "district"
-    shutil.copytree(generated, copy)
+    shutil.copytree(synthetic_district_files, copy)
     return copy
 
 
