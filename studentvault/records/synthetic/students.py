@@ -310,7 +310,6 @@ _GIFTED_ORDER = {c.code: i for i, c in enumerate(code_set("gifted_area"))}
 NOT_TESTED = _obj(checked("not_tested_reason", "PRF", "ABS", "MED", "WD", "OTH"))
 NOT_TESTED_RATES = (0.5, 0.3, 0.05, 0.05, 0.10)
 NOT_TESTED_NEW = checked("not_tested_reason", "NEW")[0]
-NOT_TESTED_WD = checked("not_tested_reason", "WD")[0]
 checked("performance_level", "1", "2", "3", "4", "5")
 
 
@@ -662,6 +661,7 @@ class Chunk:
         exit_type = np.where(leaver, exit_type, EMPTY).astype(object)
 
         self.has_prior = has_prior
+        self.prior_school = prior_school
         self.year_entry = entry
         self.entry = current_entry
         self.exit = exit_day
@@ -1003,7 +1003,12 @@ class Chunk:
         span = (self.cal.spring("01-15") - kindergarten).astype(np.float64)
         arrived = kindergarten + (span * rng.random(p.size) ** 1.5).astype(np.int64)
         arrived = np.where(status == NEP, np.maximum(arrived, self.cal.year_start - 400), arrived)
-        arrived = np.minimum(arrived, np.maximum(self.entry[p], kindergarten))
+        # No later than the student's first day in the district: the prior year's start for
+        # those with a prior-year enrollment.
+        in_district = np.where(
+            self.has_prior[p], self.cal.prior_start, np.maximum(self.entry[p], kindergarten)
+        )
+        arrived = np.minimum(arrived, in_district)
         tracked = learner | (status == FEPM1) | (status == FEPM2)
         first_us = np.where(tracked, arrived, NO_DATE)
         self.first_us = np.full(self.n, NO_DATE, dtype=np.int64)
@@ -1161,7 +1166,12 @@ class Chunk:
                     )
 
     def assessments(self) -> None:
-        rng, n, grade = self.rng, self.n, self.grade
+        """Results of the prior school year's spring administration (the latest one before a
+        fall day of the current year): a student in grade g now took the grade g - 1 tests at
+        the prior-year school, if enrolled in the district that year. Current statuses (special
+        education, English learner, 504, alternate assessment) stand in for last year's."""
+        rng, n = self.rng, self.n
+        grade = self.grade - 1  # the grade the student was in during the prior year
         ability = (
             rng.normal(size=n)
             + self.achievement
@@ -1183,20 +1193,21 @@ class Chunk:
             accommodations[chosen] = _join_codes(
                 rng, int(chosen.sum()), codes, rates, most, _ACCOMMODATION_ORDER
             )
-        newly_arrived = (
-            self.learner
-            & (self.el_status == NEP)
-            & (self.first_us >= self.cal.spring("04-15", years_before=1))
-        )
-        withdrew = (self.exit >= 0) & (self.exit < self.cal.spring("04-06"))
-        growth_effect = rng.normal(0, 0.25, size=len(self.layout.schools))[self.school]
+        # New to US schools within the year before the prior year's testing window: may skip
+        # the English language arts test. Everyone tested held a prior-year enrollment that ran
+        # to the end of that year, so no result is "withdrawn" for having left.
+        arrived_since = self.cal.spring("04-15", years_before=2)
+        newly_arrived = self.learner & (self.el_status == NEP) & (self.first_us >= arrived_since)
+        # A growth percentile needs a score from the year before too (in the district then).
+        two_years = self.has_prior & self._chance(0.88)
+        growth_effect = rng.normal(0, 0.25, size=len(self.layout.schools))[self.prior_school]
         family_latent = {
             f: 0.8 * ability + 0.6 * rng.normal(size=n) for f in ("ELA", "MATH", "SCI")
         }
         rows = self._rows("assessment_results.csv", 10)
         code_order = {a.code: i for i, a in enumerate(ASSESSMENTS)}
         for family, g, code, rule, alternate in TEST_PLAN:
-            p = np.flatnonzero((grade == g) & (self.coalt == alternate))
+            p = np.flatnonzero((grade == g) & self.has_prior & (self.coalt == alternate))
             if not p.size:
                 continue
             size = p.size
@@ -1207,8 +1218,6 @@ class Chunk:
                 new = newly_arrived[p] & (rng.random(size) < 0.8)
                 reason = np.where(new, NOT_TESTED_NEW, reason)
                 untested |= new
-            reason = np.where(withdrew[p], NOT_TESTED_WD, reason)
-            untested |= withdrew[p]
             score = np.full(size, -1, dtype=np.int64)
             level = np.full(size, EMPTY, dtype=object)
             tested = np.flatnonzero(~untested)
@@ -1228,7 +1237,7 @@ class Chunk:
                 )
             growth = np.full(size, -1, dtype=np.int64)
             if g in GROWTH_GRADES and family in ("ELA", "MATH") and not alternate:
-                eligible = ~untested & self.has_prior[p]
+                eligible = ~untested & two_years[p]
                 spread = rng.normal(size=size) + growth_effect[p]
                 percentile = np.clip(np.floor(ndtr(spread / 1.03) * 99) + 1, 1, 99)
                 growth = np.where(eligible, percentile, -1).astype(np.int64)
@@ -1237,8 +1246,8 @@ class Chunk:
                 [
                     self.sasid[p],
                     code,
-                    self.school_text[self.school[p]],
-                    self.year_text,
+                    self.school_text[self.prior_school[p]],
+                    self.prior_year_text,
                     GRADE_TEXT[grade[p] + 1],
                     INT_TEXT[score],
                     level,
