@@ -52,7 +52,7 @@ def assert_protected(table: CountTable, result: DisclosureResult) -> None:
             assert hi[index] - lo[index] >= rules.protection_width(value, CellKind(result.kind))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=10)
 @given(count_tables(max_dims=3))
 def test_output_always_passes_its_own_audit_and_the_oracle(table: CountTable) -> None:
     for method in (Method.EXACT, Method.HEURISTIC):
