@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import tink
 from django.conf import settings
@@ -157,27 +157,38 @@ class EncryptedMixin:
             )
         )
 
-    def open(self, sealed: Sealed, *, row_uid: object, row: object) -> Any:
-        """The plaintext of ``sealed`` read from the row ``row_uid``; fails closed."""
+    def open_payload(self, sealed: bytes, *, row_uid: object, row: object) -> bytes:
+        """The encoded plaintext of ``sealed`` read from the row ``row_uid``; fails closed."""
         table, column = self._location()
         assert self.category is not None
         try:
-            payload = open_bytes(
+            return open_bytes(
                 bytes(sealed), category=self.category, aad=associated_data(table, column, row_uid)
             )
+        except tink.TinkError:
+            self._fail(sealed, row)
+
+    def open(self, sealed: Sealed, *, row_uid: object, row: object) -> Any:
+        """The plaintext of ``sealed`` read from the row ``row_uid``; fails closed."""
+        payload = self.open_payload(sealed, row_uid=row_uid, row=row)
+        try:
             return self.decode(payload)
-        except (tink.TinkError, ValueError, UnicodeDecodeError):
-            emit(
-                actor=Actor.system("crypto-field-read"),
-                action="crypto:field:decrypt_failed",
-                outcome="failure",
-                table=table,
-                column=column,
-                row=str(row),
-                category=self.category,
-                key_id=key_id_of(sealed),
-            )
-            raise DecryptionFailed(table=table, column=column, row=row) from None
+        except (ValueError, UnicodeDecodeError):
+            self._fail(sealed, row)
+
+    def _fail(self, sealed: bytes, row: object) -> NoReturn:
+        table, column = self._location()
+        emit(
+            actor=Actor.system("crypto-field-read"),
+            action="crypto:field:decrypt_failed",
+            outcome="failure",
+            table=table,
+            column=column,
+            row=str(row),
+            category=self.category,
+            key_id=key_id_of(sealed),
+        )
+        raise DecryptionFailed(table=table, column=column, row=row)
 
     # --- Django value conversion ---------------------------------------------------------------
 
