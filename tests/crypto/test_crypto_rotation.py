@@ -125,7 +125,7 @@ def test_rotation_under_concurrent_reads_and_writes() -> None:
         try:
             while not stop.is_set():
                 step()
-        except BaseException as error:  # noqa: BLE001 - reported to the main thread
+        except BaseException as error:
             problems.append(error)
         finally:
             connection.close()

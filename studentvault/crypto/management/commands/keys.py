@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from studentvault.core.actors import Actor
-from studentvault.crypto.keysets import ensure_keysets
 from studentvault.crypto.kek import current_kek
+from studentvault.crypto.keysets import ensure_keysets
 from studentvault.crypto.models import RotationJob
 from studentvault.crypto.rotation import check_category, keys_status, rotate
 
