@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # in-memory test database stays plain SQLite (nothing reaches a disk).
     if env_bool("DATABASE_ENCRYPTION", True):
         DATABASES["default"]["ENGINE"] = "studentvault.crypto.sqlcipher_backend"
+        # Say so explicitly: test runners (pytest-django under xdist) recognise only the stock
+        # engine name as SQLite and would otherwise derive a file name from NAME.
+        DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
