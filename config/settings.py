@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "studentvault.people.apps.PeopleConfig",
     "studentvault.access.apps.AccessConfig",
     "studentvault.records.apps.RecordsConfig",
+    "studentvault.exchange.apps.ExchangeConfig",
     "studentvault.web.apps.WebConfig",
 ]
 
@@ -158,6 +159,12 @@ REST_FRAMEWORK = {
 # Jobs: Celery over Redis when CELERY_BROKER_URL is set, otherwise inline in the caller.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+
+# Data exchange (docs/runbooks/imports.md, docs/runbooks/sftp.md): the largest file one import or
+# one SFTP upload may have, and the SFTP gateway's address.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+SFTP_HOST = env_str("SFTP_HOST", "127.0.0.1")
+SFTP_PORT = env_int("SFTP_PORT", 2222)
 
 LOGGING = {
     "version": 1,

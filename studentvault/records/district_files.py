@@ -122,14 +122,14 @@ def columns_of(spec: FileSpec) -> list[str]:
 # --- parsing values by their kind --------------------------------------------------------------
 
 
-def _describe(raw: str) -> str:
+def describe_text(raw: str) -> str:
     """What kind of text was found, without repeating it (it may be PII)."""
     if raw.isdigit():
         return f"{len(raw)} digits"
     return f"text of {len(raw)} characters"
 
 
-def _parse(raw: str, f: models.Field[Any, Any], element: DataElement) -> Any:
+def parse_value(raw: str, f: models.Field[Any, Any], element: DataElement) -> Any:
     """The Python value of ``raw`` for field ``f``; raises ValueError with a safe reason."""
     empty = raw == ""
     kind = element.value_kind
@@ -146,7 +146,7 @@ def _parse(raw: str, f: models.Field[Any, Any], element: DataElement) -> Any:
     if kind == "code":
         assert element.code_set is not None
         if raw not in code_set(element.code_set):
-            raise ValueError(f"not a code of code set {element.code_set!r} ({_describe(raw)})")
+            raise ValueError(f"not a code of code set {element.code_set!r} ({describe_text(raw)})")
         return raw
     if kind == "codes":
         assert element.code_set is not None
@@ -159,25 +159,30 @@ def _parse(raw: str, f: models.Field[Any, Any], element: DataElement) -> Any:
         try:
             return dt.date.fromisoformat(raw)
         except ValueError:
-            raise ValueError(f"expected a date as YYYY-MM-DD, found {_describe(raw)}") from None
+            raise ValueError(f"expected a date as YYYY-MM-DD, found {describe_text(raw)}") from None
     if kind == "flag":
         if raw not in {"0", "1"}:
-            raise ValueError(f"expected 1 or 0, found {_describe(raw)}")
+            raise ValueError(f"expected 1 or 0, found {describe_text(raw)}")
         return raw == "1"
     if kind in {"number", "year"}:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"expected a whole number, found {_describe(raw)}") from None
+            raise ValueError(f"expected a whole number, found {describe_text(raw)}") from None
     if kind == "decimal":
         try:
             return Decimal(raw)
         except InvalidOperation:
-            raise ValueError(f"expected a number, found {_describe(raw)}") from None
+            raise ValueError(f"expected a number, found {describe_text(raw)}") from None
     max_length = getattr(f, "max_length", None)
     if max_length and len(raw) > max_length:
         raise ValueError(f"longer than {max_length} characters ({len(raw)})")
     return raw
+
+
+# Older private names, kept for callers that used them.
+_describe = describe_text
+_parse = parse_value
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -280,7 +285,7 @@ def _load_file(
         for f, element in fields:
             assert element is not None
             try:
-                values[f.attname] = _parse(row[f.name], f, element)
+                values[f.attname] = parse_value(row[f.name], f, element)
             except ValueError as problem:
                 raise DistrictFileError(spec.file, line, f.name, str(problem)) from None
         for link, columns in spec.links.items():

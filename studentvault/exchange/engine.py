@@ -1,0 +1,662 @@
+"""The upsert engine: canonical rows in, students and their records added, changed or left.
+
+Every import format translates its source into *canonical rows*: dictionaries of the columns of
+the synthetic district layout (docs/formats/synthetic-district.md) for one of the loader's
+``FileSpec``s. This engine parses them with the loader's own parser (by kind of value and code
+set), resolves natural keys, compares them with what is stored and writes the difference.
+
+Invariants:
+- upserts are keyed by the model's unique constraint; a student by SASID through the blind
+  index (local ID when a source carries no SASID); rows of models without a unique constraint
+  are matched on all their values, so importing the same file twice changes nothing;
+- comparison is made on decrypted current values against parsed incoming values; only the fields
+  a source provides are compared and written (``partial`` sources leave the others as they are);
+- authorization: every row that names a student needs ``change`` on the row's categories for
+  that student (``access.policy.student_scope_filter(action="change")``), whether the row adds,
+  changes or leaves data, so the outcome reveals nothing outside the actor's scope. Existing
+  students are checked before anything is written; students created by the run are checked after
+  the run's writes, inside the transaction (a school-scoped account may thus create students
+  enrolled at its school, nobody else). Organization rows (district, schools, courses, sections,
+  assessments) that are added or changed need a current district-scope grant whose role allows
+  ``change`` on the category;
+- the caller runs the engine inside one transaction and rolls it back on any problem or for a
+  dry run; problems name file, line and field, never a value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db import models
+
+from studentvault.access.models import Grant
+from studentvault.access.policy import Action, actor_user_id, scope_denial, student_scope_filter
+from studentvault.core.actors import Actor
+from studentvault.core.categories import DataCategory
+from studentvault.core.elements import DataElement, data_element_of
+from studentvault.crypto.blind_index import index_for
+from studentvault.people.roles import ScopeKind, get_role
+from studentvault.records import models as m
+from studentvault.records.district_files import FileSpec, parse_value, value_fields
+
+from .errors import Problem
+
+BATCH = 2000
+MAX_PROBLEMS = 200
+PREVIEW_LIMIT = 200
+
+Row = dict[str, str]
+
+
+@dataclass
+class CanonicalFile:
+    """One source file (or one kind of element of it) as canonical rows for one model."""
+
+    name: str
+    spec: FileSpec
+    rows: Iterable[tuple[int, Row]]
+    partial: bool = False
+    notes: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    source_records: int | None = None
+
+
+@dataclass
+class FileCounts:
+    """What the engine did with one canonical file."""
+
+    name: str
+    model: str
+    rows: int = 0
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "rows": self.rows,
+            "added": self.added,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class _Parsed:
+    line: int
+    values: dict[str, Any]  # attname -> value (links as <link>_id)
+    provided: list[str]  # attnames provided by the source
+    students: list[int]
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _model_categories(model: type[models.Model], attnames: Iterable[str]) -> set[DataCategory]:
+    found: set[DataCategory] = set()
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    for name in attnames:
+        f = by_attname.get(name)
+        element = data_element_of(f) if f is not None else None
+        if element is not None:
+            found.add(element.category)
+    return found
+
+
+def _unique_key(model: type[models.Model]) -> list[str] | None:
+    """The attnames of the model's first unique constraint (links as ``<name>_id``)."""
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
+            names = []
+            for name in constraint.fields:
+                f = model._meta.get_field(name)
+                names.append(f.attname if isinstance(f, models.ForeignKey) else name)
+            return names
+    return None
+
+
+class Engine:
+    """Applies canonical files for one actor; run it inside ``transaction.atomic()``."""
+
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.actor = actor
+        self.progress = progress
+        self.problems: list[Problem] = []
+        self.counts: list[FileCounts] = []
+        self.preview: list[dict[str, Any]] = []
+        self.touched_students: set[int] = set()
+        self.touched_categories: set[DataCategory] = set()
+        self.new_students: dict[int, tuple[str, int]] = {}  # pk -> (file, line) that made it
+        self.new_student_categories: dict[DataCategory, set[int]] = {}
+        self._scope_cache: dict[DataCategory, Any] = {}
+        self._district_wide: dict[DataCategory, bool] = {}
+        self._keys: dict[str, dict[tuple[Any, ...], int]] = {}
+        self._loaded_orgs = False
+
+    # --- problems -----------------------------------------------------------------------
+
+    def problem(self, file: str, line: int | None, field_name: str | None, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(file, line, field_name, text))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+    # --- natural keys -------------------------------------------------------------------
+
+    def _load_orgs(self) -> None:
+        if self._loaded_orgs:
+            return
+        self._keys["district"] = {(d.state_code,): d.pk for d in m.District.objects.all()}
+        self._keys["school"] = {(s.state_code,): s.pk for s in m.School.objects.all()}
+        self._keys["course"] = {(c.code,): c.pk for c in m.Course.objects.all()}
+        self._keys["assessment"] = {(a.code,): a.pk for a in m.Assessment.objects.all()}
+        self._keys["section"] = {
+            (s.school.state_code, str(s.school_year), s.section_code): s.pk
+            for s in m.Section.objects.select_related("school")
+        }
+        self._keys["student"] = {}
+        self._keys["student_local"] = {}
+        self._loaded_orgs = True
+
+    def _resolve_students(self, sasids: set[str], local_ids: set[str]) -> None:
+        known = self._keys["student"]
+        wanted = [s for s in sasids if s and (s,) not in known]
+        for chunk_start in range(0, len(wanted), BATCH):
+            chunk = wanted[chunk_start : chunk_start + BATCH]
+            by_index = {index_for("sasid", s): s for s in chunk}
+            for pk, index in m.Student.objects.filter(sasid_index__in=list(by_index)).values_list(
+                "pk", "sasid_index"
+            ):
+                known[(by_index[index],)] = pk
+        local = self._keys["student_local"]
+        wanted = [s for s in local_ids if s and (s,) not in local]
+        for chunk_start in range(0, len(wanted), BATCH):
+            chunk = wanted[chunk_start : chunk_start + BATCH]
+            by_index = {index_for("local_id", s): s for s in chunk}
+            for pk, index in m.Student.objects.filter(
+                local_id_index__in=list(by_index)
+            ).values_list("pk", "local_id_index"):
+                local[(by_index[index],)] = pk
+
+    # --- authorization ------------------------------------------------------------------
+
+    def _scope(self, category: DataCategory) -> Any:
+        if category not in self._scope_cache:
+            self._scope_cache[category] = student_scope_filter(
+                self.actor, category, action=Action.CHANGE
+            )
+        return self._scope_cache[category]
+
+    def _allowed(self, category: DataCategory, ids: set[int]) -> set[int]:
+        q = self._scope(category)
+        if q is None or not ids:
+            return set()
+        allowed: set[int] = set()
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), BATCH):
+            chunk = id_list[start : start + BATCH]
+            allowed.update(m.Student.objects.filter(q, pk__in=chunk).values_list("pk", flat=True))
+        return allowed
+
+    def district_wide(self, category: DataCategory) -> bool:
+        """Whether the actor holds a current district-scope grant allowing change on category."""
+        if category in self._district_wide:
+            return self._district_wide[category]
+        allowed = False
+        user_id = actor_user_id(self.actor)
+        if user_id is not None and scope_denial(self.actor, category, action=Action.CHANGE) is None:
+            for grant in Grant.objects.current().filter(
+                user_id=user_id, scope_kind=ScopeKind.DISTRICT
+            ):
+                role = get_role(grant.role)
+                if (
+                    role is not None
+                    and category in role.categories
+                    and category.value in grant.categories
+                    and Action.CHANGE in role.actions
+                ):
+                    allowed = True
+                    break
+        self._district_wide[category] = allowed
+        return allowed
+
+    def check_new_students(self) -> None:
+        """After the writes: every student the run created must be in the actor's change scope."""
+        for category, ids in self.new_student_categories.items():
+            outside = ids - self._allowed(category, ids)
+            for pk in sorted(outside)[:MAX_PROBLEMS]:
+                file, line = self.new_students[pk]
+                self.problem(
+                    file,
+                    line,
+                    None,
+                    f"the student on this line would be outside your change scope for "
+                    f"{category.value} (give a current enrollment at a school you may change, "
+                    f"or import with a district-scope account)",
+                )
+
+    # --- the main loop ------------------------------------------------------------------
+
+    def apply(self, source: CanonicalFile) -> FileCounts:
+        """Parse, check and write one canonical file (writes stop at the first problem)."""
+        self._load_orgs()
+        spec = source.spec
+        counts = FileCounts(name=source.name, model=spec.model.__name__)
+        self.counts.append(counts)
+        fields = [(f, data_element_of(f)) for f in value_fields(spec.model)]
+        seen: set[tuple[Any, ...]] = set()
+        consumed: Counter[tuple[Any, ...]] = Counter()
+        rows = iter(source.rows)
+        while batch := list(islice(rows, BATCH)):
+            parsed = self._parse_batch(source, fields, batch, seen)
+            counts.rows += len(batch)
+            if not self.failed:
+                self._write_batch(source, parsed, counts, consumed)
+            if self.progress:
+                self.progress(source.name, len(batch))
+        counts.skipped = dict(source.skipped)
+        counts.notes = list(source.notes)
+        return counts
+
+    def _link_value(
+        self, source: CanonicalFile, line: int, link: str, columns: tuple[str, ...], row: Row
+    ) -> int | None:
+        natural = tuple(row.get(c, "") for c in columns)
+        if link == "student":
+            sasid = row.get("sasid", "")
+            if sasid:
+                return self._keys["student"].get((sasid,))
+            local = row.get("local_id", "")
+            return self._keys["student_local"].get((local,)) if local else None
+        if link == "section":
+            natural = (natural[0], natural[1], natural[2])
+        return self._keys[link].get(natural)
+
+    def _parse_batch(
+        self,
+        source: CanonicalFile,
+        fields: list[tuple[models.Field[Any, Any], DataElement | None]],
+        batch: list[tuple[int, Row]],
+        seen: set[tuple[Any, ...]],
+    ) -> list[_Parsed]:
+        spec = source.spec
+        is_student = spec.model is m.Student
+        if "student" in spec.links or is_student:
+            self._resolve_students(
+                {row.get("sasid", "") for _, row in batch},
+                {row.get("local_id", "") for _, row in batch if not row.get("sasid")},
+            )
+        parsed: list[_Parsed] = []
+        for line, row in batch:
+            values: dict[str, Any] = {}
+            provided: list[str] = []
+            bad = False
+            for f, element in fields:
+                assert element is not None
+                if f.name not in row:
+                    if source.partial:
+                        continue
+                    self.problem(source.name, line, f.name, "the column is missing")
+                    bad = True
+                    continue
+                try:
+                    values[f.attname] = parse_value(row[f.name], f, element)
+                    provided.append(f.attname)
+                except ValueError as problem:
+                    self.problem(source.name, line, f.name, str(problem))
+                    bad = True
+            students: list[int] = []
+            for link, columns in spec.links.items():
+                target = self._link_value(source, line, link, columns, row)
+                if target is None:
+                    if link == "student":
+                        what = "a student not found in this import or in StudentVault"
+                    else:
+                        what = f"a {link} not found in this import or in StudentVault"
+                    self.problem(source.name, line, columns[-1], f"refers to {what}")
+                    bad = True
+                    continue
+                values[f"{link}_id"] = target
+                provided.append(f"{link}_id")
+                if link == "student":
+                    students.append(target)
+            if is_student and not (row.get("sasid") or row.get("local_id")):
+                self.problem(source.name, line, "sasid", "a student needs a SASID or a local ID")
+                bad = True
+            if bad:
+                continue
+            if spec.model is m.Student:
+                self._check_race(source, line, values, provided)
+            key = self._row_key(spec.model, values, provided, row)
+            if is_student or _unique_key(spec.model) is not None:
+                if key in seen:
+                    self.problem(
+                        source.name,
+                        line,
+                        (spec.key or ("key",))[-1],
+                        "duplicate key: an earlier line of this file has the same key",
+                    )
+                    continue
+                seen.add(key)
+            parsed.append(_Parsed(line, values, provided, students))
+        return parsed
+
+    def _check_race(
+        self, source: CanonicalFile, line: int, values: dict[str, Any], provided: list[str]
+    ) -> None:
+        flags = ("hispanic_latino", *m.student.RACE_FLAGS)
+        if not any(name in provided for name in flags):
+            return
+        if not all(name in provided for name in flags):
+            self.problem(
+                source.name, line, None, "the ethnicity and race flags must be given together"
+            )
+            return
+        try:
+            derived = m.student.federal_race_ethnicity(
+                hispanic_latino=values["hispanic_latino"],
+                races={name: values[name] for name in m.student.RACE_FLAGS},
+            )
+        except ValueError as problem:
+            self.problem(source.name, line, "white", str(problem))
+            return
+        given = values.get("federal_race_ethnicity")
+        if "federal_race_ethnicity" in provided and given != derived:
+            self.problem(
+                source.name,
+                line,
+                "federal_race_ethnicity",
+                "does not match the Hispanic/Latino and race flags of the same line",
+            )
+            return
+        values["federal_race_ethnicity"] = derived
+        if "federal_race_ethnicity" not in provided:
+            provided.append("federal_race_ethnicity")
+
+    def _row_key(
+        self, model: type[models.Model], values: dict[str, Any], provided: list[str], row: Row
+    ) -> tuple[Any, ...] | None:
+        if model is m.Student:
+            sasid = row.get("sasid", "")
+            return ("sasid", sasid) if sasid else ("local", row.get("local_id", ""))
+        unique = _unique_key(model)
+        if unique is not None:
+            return tuple(_hashable(values.get(name)) for name in unique)
+        return tuple((name, _hashable(values[name])) for name in sorted(provided))
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _existing(
+        self, model: type[models.Model], parsed: list[_Parsed]
+    ) -> dict[Any, list[models.Model]]:
+        found: dict[Any, list[models.Model]] = {}
+        if model is m.Student:
+            return found  # students are found by blind index in _write_batch
+        unique = _unique_key(model)
+        if any(f.name == "student" for f in model._meta.concrete_fields):
+            ids = {p.values["student_id"] for p in parsed}
+            objects: Iterable[models.Model] = model._default_manager.filter(student_id__in=ids)
+        else:
+            objects = model._default_manager.all()
+        for obj in objects:
+            if unique is not None:
+                key = tuple(_hashable(getattr(obj, name)) for name in unique)
+                found.setdefault(key, []).append(obj)
+            else:
+                found.setdefault(getattr(obj, "student_id", None), []).append(obj)
+        return found
+
+    def _write_batch(
+        self,
+        source: CanonicalFile,
+        parsed: list[_Parsed],
+        counts: FileCounts,
+        consumed: Counter[tuple[Any, ...]],
+    ) -> None:
+        spec = source.spec
+        model = spec.model
+        is_student = model is m.Student
+        has_student = "student" in spec.links
+        categories = _model_categories(model, [f.attname for f in value_fields(model)])
+        # Authorization of existing students, before any write of this batch.
+        if has_student:
+            ids = {p.values["student_id"] for p in parsed} - set(self.new_students)
+            for category in categories:
+                allowed = self._allowed(category, ids)
+                for p in parsed:
+                    sid = p.values["student_id"]
+                    if sid in self.new_students:
+                        self.new_student_categories.setdefault(category, set()).add(sid)
+                    elif sid not in allowed:
+                        self.problem(
+                            source.name,
+                            p.line,
+                            "sasid",
+                            f"the student named on this line is outside your change scope for "
+                            f"{category.value}",
+                        )
+            if self.failed:
+                return
+        if is_student:
+            self._write_students(source, parsed, counts, categories)
+            return
+        unique = _unique_key(model)
+        existing = self._existing(model, parsed)
+        to_add: list[tuple[_Parsed, models.Model]] = []
+        for p in parsed:
+            if unique is not None:
+                key = tuple(_hashable(p.values.get(name)) for name in unique)
+                current = existing.get(key, [])
+                if current:
+                    obj = current[0]
+                    changed = [
+                        name
+                        for name in p.provided
+                        if _hashable(getattr(obj, name)) != _hashable(p.values[name])
+                    ]
+                    if changed:
+                        if not has_student and not self._org_allowed(source, p, categories):
+                            continue
+                        for name in changed:
+                            setattr(obj, name, p.values[name])
+                        obj.save(update_fields=[_field_name(model, n) for n in changed])
+                        counts.changed += 1
+                        self._note(source, p, "change", model, changed)
+                        self._touch(p, categories)
+                    else:
+                        counts.unchanged += 1
+                    continue
+            else:
+                key = tuple((name, _hashable(p.values[name])) for name in sorted(p.provided))
+                sid = p.values.get("student_id")
+                pool = existing.get(sid, [])
+                available = sum(
+                    1
+                    for obj in pool
+                    if tuple((n, _hashable(getattr(obj, n))) for n in sorted(p.provided)) == key
+                )
+                if available - consumed[key] > 0:
+                    consumed[key] += 1
+                    counts.unchanged += 1
+                    continue
+                consumed[key] += 1
+            if not has_student and not self._org_allowed(source, p, categories):
+                continue
+            to_add.append((p, model(**p.values)))
+        if self.failed:
+            return
+        model._default_manager.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
+        for p, obj in to_add:
+            counts.added += 1
+            self._note(source, p, "add", model, [])
+            self._touch(p, categories)
+            self._remember(spec, p, obj)
+
+    def _org_allowed(
+        self, source: CanonicalFile, p: _Parsed, categories: set[DataCategory]
+    ) -> bool:
+        for category in categories:
+            if not self.district_wide(category):
+                self.problem(
+                    source.name,
+                    p.line,
+                    None,
+                    f"adding or changing {source.spec.model._meta.verbose_name} records needs "
+                    f"a district-scope grant that allows change on {category.value}",
+                )
+                return False
+        return True
+
+    def _remember(self, spec: FileSpec, p: _Parsed, obj: models.Model) -> None:
+        model = spec.model
+        if model is m.District:
+            self._keys["district"][(p.values["state_code"],)] = obj.pk
+        elif model is m.School:
+            self._keys["school"][(p.values["state_code"],)] = obj.pk
+        elif model is m.Course:
+            self._keys["course"][(p.values["code"],)] = obj.pk
+        elif model is m.Assessment:
+            self._keys["assessment"][(p.values["code"],)] = obj.pk
+        elif model is m.Section:
+            school_code = next(
+                code for (code,), pk in self._keys["school"].items() if pk == p.values["school_id"]
+            )
+            self._keys["section"][
+                (school_code, str(p.values["school_year"]), p.values["section_code"])
+            ] = obj.pk
+
+    def _note(
+        self,
+        source: CanonicalFile,
+        p: _Parsed,
+        action: str,
+        model: type[models.Model],
+        changed: list[str],
+    ) -> None:
+        if len(self.preview) < PREVIEW_LIMIT:
+            self.preview.append(
+                {
+                    "file": source.name,
+                    "line": p.line,
+                    "action": action,
+                    "record": model.__name__,
+                    "fields": sorted(changed),
+                }
+            )
+
+    def _touch(self, p: _Parsed, categories: set[DataCategory]) -> None:
+        self.touched_categories |= categories
+        self.touched_students.update(p.students)
+
+    def _write_students(
+        self,
+        source: CanonicalFile,
+        parsed: list[_Parsed],
+        counts: FileCounts,
+        categories: set[DataCategory],
+    ) -> None:
+        # Which rows name an existing student: the pk was resolved by blind index in parsing.
+        existing_ids: dict[int, int] = {}
+        for p in parsed:
+            pk = self._pk_for_student_row(p)
+            if pk is not None:
+                existing_ids[p.line] = pk
+        ids = set(existing_ids.values()) - set(self.new_students)
+        for category in _model_categories(m.Student, [n for p in parsed for n in p.provided]):
+            allowed = self._allowed(category, ids)
+            for p in parsed:
+                pk = existing_ids.get(p.line)
+                if pk is not None and pk not in self.new_students and pk not in allowed:
+                    self.problem(
+                        source.name,
+                        p.line,
+                        "sasid",
+                        f"the student named on this line is outside your change scope for "
+                        f"{category.value}",
+                    )
+        if self.failed:
+            return
+        current = {s.pk: s for s in m.Student.objects.filter(pk__in=list(ids))} if ids else {}
+        to_add: list[tuple[_Parsed, m.Student]] = []
+        for p in parsed:
+            pk = existing_ids.get(p.line)
+            obj = current.get(pk) if pk is not None else None
+            row_categories = _model_categories(m.Student, p.provided)
+            if obj is not None:
+                changed = [
+                    name
+                    for name in p.provided
+                    if _hashable(getattr(obj, name)) != _hashable(p.values[name])
+                ]
+                if changed:
+                    for name in changed:
+                        setattr(obj, name, p.values[name])
+                    obj.save(update_fields=[_field_name(m.Student, n) for n in changed])
+                    counts.changed += 1
+                    self._note(source, p, "change", m.Student, changed)
+                    self.touched_students.add(obj.pk)
+                    self.touched_categories |= _model_categories(m.Student, changed)
+                else:
+                    counts.unchanged += 1
+                continue
+            if pk is not None:  # created earlier in this run: an update of a new row
+                counts.unchanged += 1
+                continue
+            if "birth_date" not in p.provided:
+                self.problem(
+                    source.name,
+                    p.line,
+                    "birth_date",
+                    "a new student needs a birth date; this source gives none for this student",
+                )
+                continue
+            to_add.append((p, m.Student(**p.values)))
+            self.touched_categories |= row_categories
+        if self.failed:
+            return
+        m.Student.objects.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
+        for p, obj in to_add:
+            counts.added += 1
+            self._note(source, p, "add", m.Student, [])
+            self.touched_students.add(obj.pk)
+            self.new_students[obj.pk] = (source.name, p.line)
+            for category in _model_categories(m.Student, p.provided):
+                self.new_student_categories.setdefault(category, set()).add(obj.pk)
+            sasid = p.values.get("sasid") or ""
+            if sasid:
+                self._keys["student"][(sasid,)] = obj.pk
+            local = p.values.get("local_id") or ""
+            if local:
+                self._keys["student_local"][(local,)] = obj.pk
+
+    def _pk_for_student_row(self, p: _Parsed) -> int | None:
+        sasid = p.values.get("sasid") or ""
+        if sasid:
+            return self._keys["student"].get((sasid,))
+        local = p.values.get("local_id") or ""
+        return self._keys["student_local"].get((local,)) if local else None
+
+
+def _field_name(model: type[models.Model], attname: str) -> str:
+    for f in model._meta.concrete_fields:
+        if f.attname == attname:
+            return f.name
+    return attname

@@ -1,0 +1,34 @@
+"""Celery tasks of the exchange app (see ``jobs``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import shared_task
+
+from .models import ImportRun
+from .services import import_files
+
+
+@shared_task(name="exchange.import")
+def import_task(
+    run_id: int,
+    actor: dict[str, object],
+    format_name: str,
+    paths: list[str],
+    dry_run: bool,
+    mapping: str | None,
+) -> str:
+    """Run one import for the actor the caller signed in as; returns the final status."""
+    from .jobs import actor_from_payload
+
+    run = ImportRun.objects.get(pk=run_id)
+    done = import_files(
+        actor=actor_from_payload(actor),
+        format_name=format_name,
+        paths=[Path(p) for p in paths],
+        dry_run=dry_run,
+        mapping=mapping,
+        run=run,
+    )
+    return str(done.status)
