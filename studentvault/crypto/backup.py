@@ -237,14 +237,15 @@ def restore_backup(path: Path, *, actor: Actor, using: str = DEFAULT_DB_ALIAS) -
                 by_label[label]._base_manager.using(using).all().delete()
         with connection.cursor() as cursor:
             for table in payload["tables"]:
-                model = by_label.get(table["model"])
-                if model is None:
+                found = by_label.get(table["model"])
+                if found is None:
                     raise BackupError(f"{path.name} holds table {table['model']} unknown here")
+                model = found
                 by_attname = {f.attname: f for f in model._meta.concrete_fields}
                 fields = [by_attname[name] for name in table["columns"]]
                 if not table["rows"]:
                     continue
-                columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+                columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
                 marks = ", ".join(["%s"] * len(fields))
                 sql = (
                     f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
