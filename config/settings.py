@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "studentvault.records.apps.RecordsConfig",
     "studentvault.exchange.apps.ExchangeConfig",
     "studentvault.web.apps.WebConfig",
+    "studentvault.api.apps.ApiConfig",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,18 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The API (studentvault.api): JSON only (no browsable API: it needs inline scripts), one
+    # error shape {"code", "detail", "field"} (docs/adr/0061).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "studentvault.api.errors.api_exception_handler",
+}
+# Requests per actor (vendor client or staff account), DRF notation (docs/adr/0063).
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "StudentVault API",
+    "DESCRIPTION": "Student records cut to the caller's grants or contract; every read audited.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # Jobs: Celery over Redis when CELERY_BROKER_URL is set, otherwise inline in the caller.

@@ -32,4 +32,7 @@ urlpatterns: list[object] = [
     ),
     path("admin/", admin.site.urls),
     path("audit/", include("studentvault.audit.urls")),
+    path("api/", include("studentvault.api.urls")),
+    path("", include("studentvault.reporting.urls")),  # /reports/ (public), /reporting/run/
+    path("", include("studentvault.web.urls")),
 ]

@@ -20,21 +20,30 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.apps import apps
+from django.db import models, transaction
 from django.db.models import Q
 
 from studentvault import audit
 from studentvault.access.policy import (
     Action,
+    actor_client_id,
+    actor_user_id,
+    category_fields,
+    contract_fields,
     current_school_year,
     may,
     student_scope_filter,
 )
-from studentvault.core.actors import Actor
+from studentvault.audit.disclosures import record_disclosure
+from studentvault.core.actors import Actor, ActorKind
 from studentvault.core.categories import RESTRICTED_CATEGORIES, DataCategory
 from studentvault.crypto.blind_index import index_for
+from studentvault.people.models import Contract, StaffProfile, VendorClient
 
 from .codes import code_set
-from .models import Enrollment, Student
+from .models import Assessment, Course, District, Enrollment, School, Student
+from .models import Section as CourseSection
 from .record_sections import Section, category_sections
 
 SEARCH_LIMIT = 50
@@ -227,3 +236,278 @@ def visible_student_count(*, actor: Actor) -> int:
     """How many students the actor's enrollment grants reach (a count: not audited as a read)."""
     scope = student_scope_filter(actor, DataCategory.ENROLLMENT)
     return 0 if scope is None else Student.objects.filter(scope).distinct().count()
+
+
+# --- API reads (studentvault.api) -----------------------------------------------------------
+#
+# The REST API releases raw values (codes, ISO dates), keyed by field name, only for the fields
+# the actor may receive: staff get every field of each category ``may()`` allows for that
+# student; vendors (client credentials or vendor staff) get the intersection with their
+# contract's data elements (``access.policy.contract_fields``). Every API read is audited as
+# ``records:student:read`` (channel "api") with the students and categories returned; every
+# release to a vendor is also a FERPA 99.32 disclosure (``audit.disclosures.record_disclosure``),
+# written in the same transaction.
+
+API_PAGE_LIMIT = 50
+API_STUDENT_CATEGORIES = (DataCategory.DEMOGRAPHICS, DataCategory.ENROLLMENT)
+# Per-student API resources: the category and the models (lower-case names) it returns.
+API_CATEGORY_MODELS: dict[DataCategory, tuple[str, ...]] = {
+    DataCategory.ENROLLMENT: ("enrollment",),
+    DataCategory.PROGRAMS: ("programparticipation",),
+    DataCategory.SPECIAL_EDUCATION: (
+        "disability",
+        "specialeducationservice",
+        "individualizededucationprogram",
+    ),
+    DataCategory.ENGLISH_LEARNERS: ("englishlearnerprofile", "englishproficiencyresult"),
+    DataCategory.ASSESSMENTS: ("assessmentresult",),
+    DataCategory.COURSES: ("sectionenrollment", "coursecompletion"),
+}
+# Student columns that are keys, not data elements.
+_STUDENT_INTERNAL = frozenset({"id", "row_uid", "district", "sasid_index", "local_id_index"})
+
+
+class PurposeRequired(ValueError):
+    """A restricted category was asked for without a stated purpose."""
+
+
+class FilterNotAllowed(ValueError):
+    """A filter would reveal a category the actor may not read (``field`` names the filter)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class ApiStudentPage:
+    """One page of the API's student list: released fields per student, and the next key."""
+
+    students: list[dict[str, object]]
+    next_after: int | None
+
+
+@dataclass(frozen=True)
+class ApiCategoryRecords:
+    """A student's rows of one category, as released to one actor (rows keyed by model)."""
+
+    student_id: int
+    category: DataCategory
+    records: dict[str, list[dict[str, object]]]
+    fields: list[str]
+
+
+def _is_vendor(actor: Actor) -> bool:
+    return actor.kind == ActorKind.VENDOR or actor.role == "vendor"
+
+
+def _released_fields(actor: Actor, categories: list[DataCategory]) -> set[str]:
+    """ "model.field" names ``actor`` may receive in ``categories`` (already authorized)."""
+    names = category_fields(frozenset(categories))
+    if _is_vendor(actor):
+        names &= contract_fields(actor)
+    return names
+
+
+def _api_value(value: object) -> object:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_api_value(v) for v in value]
+    if isinstance(value, models.Model):
+        return _natural_key(value)
+    return str(value)
+
+
+def _natural_key(row: models.Model) -> object:
+    """How the API names a related row: state codes and course codes, never internal keys."""
+    if isinstance(row, School | District):
+        return row.state_code
+    if isinstance(row, Assessment | Course):
+        return row.code
+    if isinstance(row, CourseSection):
+        return f"{row.course.code}-{row.section_code}-{row.school_year}"
+    return row.pk
+
+
+def _release_row(row: models.Model, released: set[str]) -> dict[str, object]:
+    model_name = row._meta.model_name
+    out: dict[str, object] = {}
+    for model_field in row._meta.concrete_fields:
+        if model_field.name in ("student", *_STUDENT_INTERNAL):
+            continue
+        if f"{model_name}.{model_field.name}" in released:
+            out[model_field.name] = _api_value(getattr(row, model_field.name))
+    return out
+
+
+def _vendor_contract(actor: Actor) -> Contract | None:
+    client_id = actor_client_id(actor)
+    if client_id is not None:
+        binding = (
+            VendorClient.objects.filter(application__client_id=client_id)
+            .select_related("contract__vendor")
+            .first()
+        )
+        return binding.contract if binding is not None else None
+    user_id = actor_user_id(actor)
+    if user_id is None:
+        return None
+    profile = StaffProfile.objects.filter(user_id=user_id).select_related("contract").first()
+    return profile.contract if profile is not None else None
+
+
+def _disclose(actor: Actor, students: list[int], elements: set[str]) -> None:
+    """The 99.32 record of an API release to a vendor (nothing when nothing was released)."""
+    if not _is_vendor(actor) or not students or not elements:
+        return
+    contract = _vendor_contract(actor)
+    if contract is None:  # may() allowed the read, so a contract exists; fail closed anyway
+        raise StudentNotFound(students[0])
+    record_disclosure(
+        actor=actor,
+        students=students,
+        recipient=contract.vendor.name,
+        recipient_kind="vendor",
+        basis="; ".join(str(p) for p in contract.purposes) or contract.title,
+        contract_ref=f"contract:{contract.pk}",
+        elements=sorted(elements),
+        channel="api",
+    )
+
+
+def _used_fields(model_name: str, rows: list[dict[str, object]]) -> set[str]:
+    return {f"{model_name}.{name}" for row in rows for name in row}
+
+
+def api_student_page(
+    *,
+    actor: Actor,
+    school_code: str = "",
+    grade_level: str = "",
+    after_id: int = 0,
+    limit: int = API_PAGE_LIMIT,
+) -> ApiStudentPage:
+    """Students the actor reaches in demographics or enrollment, by id, after ``after_id``.
+
+    Each student carries only the fields of the categories the actor may read for that student
+    (vendors: cut to the contract). Filters by school (state code) and grade use current-year
+    enrollment and therefore need the enrollment category (``FilterNotAllowed`` otherwise).
+    Audited as ``records:student:read`` (channel api); vendors' pages are also disclosures.
+    """
+    scopes = {c: student_scope_filter(actor, c) for c in API_STUDENT_CATEGORIES}
+    reachable = [q for q in scopes.values() if q is not None]
+    if not reachable:
+        return ApiStudentPage([], None)
+    combined = reachable[0]
+    for q in reachable[1:]:
+        combined |= q
+    students = Student.objects.filter(combined)
+    if school_code or grade_level:
+        enrollment_scope = scopes[DataCategory.ENROLLMENT]
+        if enrollment_scope is None:
+            raise FilterNotAllowed(
+                "school" if school_code else "grade",
+                "filtering by school or grade needs the enrollment category",
+            )
+        enrolled = Enrollment.objects.filter(school_year=current_school_year())
+        if school_code:
+            enrolled = enrolled.filter(school__state_code=school_code)
+        if grade_level:
+            enrolled = enrolled.filter(grade_level=grade_level)
+        students = students.filter(enrollment_scope, pk__in=enrolled.values("student_id"))
+    found = list(students.filter(pk__gt=after_id).order_by("pk")[: limit + 1])
+    next_after = found[limit - 1].pk if len(found) > limit else None
+    found = found[:limit]
+    ids = [s.pk for s in found]
+    allowed: dict[DataCategory, set[int]] = {
+        c: set(Student.objects.filter(q, pk__in=ids).values_list("pk", flat=True))
+        for c, q in scopes.items()
+        if q is not None and ids
+    }
+    released = {c: _released_fields(actor, [c]) for c in allowed}
+    rows: list[dict[str, object]] = []
+    used: set[str] = set()
+    for student in found:
+        fields_for = set().union(*(released[c] for c in allowed if student.pk in allowed[c]))
+        row = _release_row(student, fields_for)
+        used |= _used_fields("student", [row])
+        rows.append({"id": student.pk, **row})
+    categories = [c for c in allowed if allowed[c]]
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="records:student:read",
+            students=ids,
+            categories=categories,
+            details={"channel": "api", "resource": "students", "results": len(ids)},
+        )
+        _disclose(actor, ids, used)
+    return ApiStudentPage(rows, next_after)
+
+
+def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
+    """One student's own fields (demographics, enrollment identifiers) the actor may receive.
+
+    ``StudentNotFound`` when the student is missing or neither category is readable (the same
+    error). Audited as ``records:student:read`` (channel api); vendor reads are disclosures.
+    """
+    allowed = [c for c in API_STUDENT_CATEGORIES if may(actor, Action.READ, c, student_id)]
+    student = Student.objects.filter(pk=student_id).first() if allowed else None
+    if student is None:
+        raise StudentNotFound(student_id)
+    row = _release_row(student, _released_fields(actor, allowed))
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="records:student:read",
+            students=[student.pk],
+            categories=allowed,
+            details={"channel": "api", "resource": "student"},
+        )
+        _disclose(actor, [student.pk], _used_fields("student", [row]))
+    return {"id": student.pk, **row}
+
+
+def api_student_category(
+    *, actor: Actor, student_id: int, category: DataCategory, purpose: str = ""
+) -> ApiCategoryRecords:
+    """A student's rows of one category (``API_CATEGORY_MODELS``) as the actor may receive them.
+
+    ``StudentNotFound`` when the student is missing or out of the actor's reach for the
+    category; ``PurposeRequired`` when staff ask for a restricted category without a purpose
+    (a vendor's purpose is its contract's). Audited as ``records:student:read`` with the
+    purpose; vendor reads are disclosures.
+    """
+    decision = may(actor, Action.READ, category, student_id)
+    if not decision:
+        raise StudentNotFound(student_id)
+    if category in RESTRICTED_CATEGORIES and not purpose and not _is_vendor(actor):
+        raise PurposeRequired(category.value)
+    released = _released_fields(actor, [category])
+    records: dict[str, list[dict[str, object]]] = {}
+    used: set[str] = set()
+    for model_name in API_CATEGORY_MODELS[category]:
+        model = apps.get_model("records", model_name)
+        query = model.objects.filter(student_id=student_id).order_by("pk")
+        related = [
+            f.name for f in model._meta.concrete_fields if f.is_relation and f.name != "student"
+        ]
+        if model_name in ("sectionenrollment", "coursecompletion"):
+            related = [*related, "section__course"]
+        rows = [_release_row(row, released) for row in query.select_related(*related)]
+        records[model_name] = rows
+        used |= _used_fields(model_name, rows)
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="records:student:read",
+            students=[student_id],
+            categories=[category],
+            purpose=purpose or decision.purpose,
+            details={"channel": "api", "resource": category.value},
+        )
+        _disclose(actor, [student_id], used)
+    return ApiCategoryRecords(student_id, category, records, sorted(used))
