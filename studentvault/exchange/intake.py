@@ -152,18 +152,19 @@ def csv_rows(
                 f"this format uses {' or '.join(repr(d) for d in allowed_delimiters)}"
             )
         raise ImportRejected([Problem(received.name, 1, None, problem)])
-    handle = received.path.open(encoding="utf-8-sig", newline="")
-    reader = csv.reader(handle, delimiter=delimiter, strict=True)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except csv.Error as problem:
-        handle.close()
-        raise ImportRejected(
-            [Problem(received.name, 1, None, f"malformed CSV header: {problem}")]
-        ) from None
+    with received.path.open(encoding="utf-8-sig", newline="") as handle:
+        try:
+            header = [h.strip() for h in next(csv.reader(handle, delimiter=delimiter, strict=True))]
+        except csv.Error as problem:
+            raise ImportRejected(
+                [Problem(received.name, 1, None, f"malformed CSV header: {problem}")]
+            ) from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        try:
+        # The file is opened only when the rows are read, and closed when they end.
+        with received.path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            next(reader)
             while True:
                 try:
                     row = next(reader)
@@ -176,7 +177,5 @@ def csv_rows(
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 yield reader.line_num, row
-        finally:
-            handle.close()
 
     return header, rows()

@@ -40,10 +40,11 @@ class ImportFormat(Protocol):
 
 def registry() -> dict[str, ImportFormat]:
     """Every import format by name."""
-    from . import district
+    from . import district, edfi
 
     formats: list[ImportFormat] = [
         district.DistrictFormat(),
+        edfi.EdFiFormat(),
         *district.KIND_FORMATS,
     ]
     return {f.name: f for f in formats}
