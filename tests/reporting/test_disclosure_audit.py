@@ -144,6 +144,7 @@ def test_fast_mode_and_column_generation_give_the_same_verdict(
     reference = audit_pattern(table.additivity_matrix(), table.flat_values, hidden, required)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(audit_module, "_DIRECT_MAX_VARIABLES", 0)
+        patch.setattr(audit_module, "WARM_MAX_VARIABLES", 0)
         generated = audit_pattern(table.additivity_matrix(), table.flat_values, hidden, required)
         fast = audit_pattern(
             table.additivity_matrix(),
@@ -162,3 +163,41 @@ def test_fast_mode_and_column_generation_give_the_same_verdict(
     assert np.all(fast.intervals.hi[hidden] <= reference.intervals.hi[hidden])
     np.testing.assert_array_equal(fast.intervals.lo[exact], reference.intervals.lo[exact])
     np.testing.assert_array_equal(fast.intervals.hi[exact], reference.intervals.hi[exact])
+
+
+@SETTINGS
+@given(tables_with_patterns(max_dims=3))
+def test_warm_started_highs_gives_the_cold_lp_intervals(
+    case: tuple[CountTable, np.ndarray],
+) -> None:
+    """The warm-started HiGHS model (objective changed between solves) = one cold LP per bound."""
+    table, hidden = case
+    required = widths(table, hidden)
+    warm = audit_pattern(table.additivity_matrix(), table.flat_values, hidden, required)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_module, "WARM_MAX_VARIABLES", 0)
+        cold = audit_pattern(table.additivity_matrix(), table.flat_values, hidden, required)
+    np.testing.assert_array_equal(warm.intervals.lo, cold.intervals.lo)
+    np.testing.assert_array_equal(warm.intervals.hi, cold.intervals.hi)
+    assert set(warm.unprotected.tolist()) == set(cold.unprotected.tolist())
+
+
+def test_warm_model_reports_unbounded_and_reuses_the_model() -> None:
+    """A hidden cell with no upper line is unbounded above; the same model then solves a min."""
+    schools = Dimension.flat("school", ["a", "b"])
+    grades = Dimension.flat("grade", ["3", "4"])
+    table = CountTable.from_leaf_counts([schools, grades], [[3, 30], [25, 20]])
+    hidden = np.ones(table.size, dtype=bool)  # everything hidden: nothing bounds the cells
+    matrix = table.additivity_matrix()
+    model = audit_module._WarmModel(
+        matrix, np.zeros(matrix.shape[0]), np.zeros(table.size), np.full(table.size, np.inf)
+    )
+    objective = np.zeros(table.size)
+    objective[table.flat_index(("a", "3"))] = -1.0
+    assert model.solve(objective) is None
+    objective[table.flat_index(("a", "3"))] = 1.0
+    point = model.solve(objective)
+    assert point is not None and point[table.flat_index(("a", "3"))] == 0.0
+    assert np.allclose(matrix @ point, 0.0)
+    result = audit_pattern(matrix, table.flat_values, hidden, widths(table, hidden))
+    assert np.isinf(result.intervals.hi[hidden]).all()

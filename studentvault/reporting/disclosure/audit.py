@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -45,6 +46,10 @@ _TOLERANCE = 1e-6
 _DIRECT_MAX_VARIABLES = 300
 # Partners tried per dimension when looking for a protecting hypercube.
 _CUBE_PARTNERS = 4
+# Components up to this many variables are solved on one warm-started HiGHS model (highspy):
+# built once, only the objective changes between the LPs of its cells. Column generation
+# (cold scipy LPs on growing subsets) is kept beyond. 0 turns the warm-started path off.
+WARM_MAX_VARIABLES = 20_000
 
 
 class AuditSolverError(RuntimeError):
@@ -363,6 +368,61 @@ def _solve(
     return np.asarray(result.x, dtype=np.float64)
 
 
+class _WarmModel:
+    """One component's attacker LP held in HiGHS; each solve changes only the objective.
+
+    The feasible set never changes, so the previous optimal basis stays primal feasible and
+    HiGHS restarts from it (a few simplex pivots instead of a new solve). Presolve is off so
+    the basis is kept. Statuses other than optimal/unbounded raise ``AuditSolverError``.
+    """
+
+    def __init__(
+        self, matrix: sp.csr_matrix, rhs: FloatArray, lower: FloatArray, upper: FloatArray
+    ) -> None:
+        csc = sp.csc_matrix(matrix)
+        n_row, n_col = csc.shape
+        self.n = int(n_col)
+        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("presolve", "off")
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.n
+        lp.num_row_ = int(n_row)
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = np.asarray(lower, dtype=np.float64)
+        lp.col_upper_ = np.where(np.isinf(upper), highspy.kHighsInf, upper).astype(np.float64)
+        lp.row_lower_ = np.asarray(rhs, dtype=np.float64)
+        lp.row_upper_ = np.asarray(rhs, dtype=np.float64)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(np.float64)
+        lp.a_matrix_.num_col_ = self.n
+        lp.a_matrix_.num_row_ = int(n_row)
+        status = self.highs.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise AuditSolverError("audit LP could not be loaded into HiGHS")
+        self.cost = np.zeros(self.n)
+        self.problem = (sp.csr_matrix(matrix), rhs, lower, upper)
+
+    def solve(self, objective: FloatArray) -> FloatArray | None:
+        """Minimise objective @ x; the optimal x, or None when unbounded below."""
+        changed = np.flatnonzero(objective != self.cost).astype(np.int32)
+        if changed.size:
+            self.highs.changeColsCost(changed.size, changed, objective[changed].astype(np.float64))
+            self.cost = objective.astype(np.float64)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return None
+        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+            # the true table is feasible, so this means unbounded; let a cold LP confirm it
+            return _solve(objective, *self.problem)
+        raise AuditSolverError(f"audit LP failed: {self.highs.modelStatusToString(status)}")
+
+
 def _component_bounds(
     matrix: sp.csr_matrix,
     rhs: FloatArray,
@@ -399,13 +459,20 @@ def _component_bounds(
         np.maximum(inner_hi, point, out=inner_hi)
 
     settle()
-    small = n <= _DIRECT_MAX_VARIABLES
+    model = _WarmModel(matrix, rhs, lower, upper) if n <= WARM_MAX_VARIABLES else None
+
+    def solve(objective: FloatArray) -> FloatArray | None:
+        if model is not None:
+            return model.solve(objective)
+        return _solve(objective, matrix, rhs, lower, upper)
+
+    small = n <= _DIRECT_MAX_VARIABLES or model is not None
     if small:
         # Two cheap LPs first: their vertices settle many bounds at once.
         for sign in (1.0, -1.0):
             open_ = wanted & np.isnan(lo if sign > 0 else hi)
             if open_.sum() > 1:
-                point = _solve(np.where(open_, sign, 0.0), matrix, rhs, lower, upper)
+                point = solve(np.where(open_, sign, 0.0))
                 solved += 1
                 if point is not None:
                     record(point)
@@ -419,7 +486,7 @@ def _component_bounds(
             if generator is None:
                 objective = np.zeros(n)
                 objective[j] = sign
-                point = _solve(objective, matrix, rhs, lower, upper)
+                point = solve(objective)
                 solved += 1
             else:
                 point, count = generator.optimum(int(j), sign)
