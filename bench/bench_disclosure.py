@@ -12,7 +12,9 @@ Prints
    the time grows. Prints protect and audit time (wall clock and CPU), cells suppressed and
    the verdict; a run that exceeds ``--time-limit`` seconds is reported as not finished.
 
-Options: --compare N (random small tables, default 200; 0 skips), --district DIR,
+Options: --compare N (random small tables, default 200; 0 skips), --lp-paths S (the
+heuristic and exact-interval audit of an S-school table with cold scipy LPs, then with the
+warm-started HiGHS model, side by side), --district DIR,
 --schools S (default 960), --scales a,b,c (extra district sizes, default 20,40),
 --skip-large, --time-limit SECONDS (default 600).
 """
@@ -25,6 +27,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -41,6 +44,7 @@ from studentvault.reporting.disclosure import (
     get_rule_set,
     protect_table,
 )
+from studentvault.reporting.disclosure import audit as audit_module
 from studentvault.reporting.disclosure.engine import PRUNE_MAX_CELLS
 from studentvault.reporting.disclosure.suppress import (
     exact_pattern,
@@ -198,6 +202,46 @@ def large(table: CountTable, label: str, time_limit: int) -> None:
     )
 
 
+def lp_paths(schools: int) -> None:
+    """Old LP path (cold scipy LPs, column generation) against warm-started HiGHS, same table."""
+    table = district_table(schools, 4_000 * schools)
+    problem = build_problem(table, get_rule_set(), CellKind.STUDENT)
+    exact_problem = replace(problem, dimensions=None)  # exact intervals for every hidden cell
+    reference: tuple[np.ndarray, np.ndarray] | None = None
+    for label, warm in (("cold scipy LPs", 0), ("warm HiGHS", audit_module.WARM_MAX_VARIABLES)):
+        saved = audit_module.WARM_MAX_VARIABLES
+        audit_module.WARM_MAX_VARIABLES = warm
+        try:
+            wall, cpu = time.perf_counter(), time.process_time()
+            hidden, _ = heuristic_pattern(exact_problem)
+            wall_p, cpu_p = time.perf_counter() - wall, time.process_time() - cpu
+            wall, cpu = time.perf_counter(), time.process_time()
+            audit = exact_problem.audit(hidden, fast=False)
+            wall_a, cpu_a = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            audit_module.WARM_MAX_VARIABLES = saved
+        bounds = (audit.intervals.lo[hidden], audit.intervals.hi[hidden])
+        same = (
+            ""
+            if reference is None
+            else (
+                "; intervals identical to cold"
+                if all(
+                    np.array_equal(a, b, equal_nan=True)
+                    for a, b in zip(reference, bounds, strict=True)
+                )
+                else "; INTERVALS DIFFER from cold"
+            )
+        )
+        reference = reference or bounds
+        print(
+            f"{schools} schools, {label}: suppressed {int(hidden.sum()):,}"
+            f" ({int(problem.sensitive.sum()):,} primary), {'PASS' if audit.passed else 'FAIL'};"
+            f" protect {wall_p:.1f} s wall / {cpu_p:.1f} s CPU, audit {wall_a:.1f} s wall /"
+            f" {cpu_a:.1f} s CPU{same}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare", type=int, default=200)
@@ -206,9 +250,12 @@ def main() -> None:
     parser.add_argument("--scales", default="20,40")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--time-limit", type=int, default=600)
+    parser.add_argument("--lp-paths", type=int, default=0, help="schools: cold vs warm LPs")
     args = parser.parse_args()
     if args.compare:
         compare(args.compare)
+    if args.lp_paths:
+        lp_paths(args.lp_paths)
     for schools in [int(s) for s in args.scales.split(",") if s]:
         label = f"synthetic district, {schools} schools"
         large(district_table(schools, 4_000 * schools), label, args.time_limit)
