@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("students/", views.students, name="students"),
     path("students/<int:student_id>/", views.student, name="student"),
+    path("keys/", views.keys, name="keys"),
 ]

@@ -11,15 +11,22 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from studentvault import audit
 from studentvault.access.actors import request_actor
-from studentvault.access.guards import rule
+from studentvault.access.guards import rule, user_has_permission
+from studentvault.audit.display import printable
+from studentvault.audit.reports import entries_for_student
+from studentvault.core.actors import Actor
 from studentvault.core.categories import DataCategory
+from studentvault.crypto.rotation import keys_status
+from studentvault.people.roles import Permission
 from studentvault.records import selectors
 from studentvault.records.models import School
 
 from .forms import PurposeForm, StudentSearchForm
 
 PURPOSE_SESSION_KEY = "studentvault.purposes"
+ACCESS_PANEL_ROWS = 25
 
 
 @rule(authenticated=True)
@@ -80,5 +87,64 @@ def student(request: HttpRequest, student_id: int) -> HttpResponse:
         )
     except selectors.StudentNotFound:
         raise Http404("No such student in your scope.") from None
-    response = render(request, "web/student.html", {"record": record, "purpose_form": form})
-    return response
+    access_rows = None
+    if user_has_permission(request.user, Permission.AUDIT_READ):
+        access_rows = _access_panel(actor, record.id)
+    return render(
+        request,
+        "web/student.html",
+        {"record": record, "purpose_form": form, "access_rows": access_rows},
+    )
+
+
+def _access_panel(actor: Actor, student_id: int) -> list[dict[str, str]]:
+    """The latest audit entries about one student ("who accessed this record"), newest first.
+
+    Only for roles with the audit-read permission, and only once the record itself was
+    authorized; the look-up is itself audited.
+    """
+    entries = entries_for_student(student_id).reverse()[:ACCESS_PANEL_ROWS]
+    rows = [
+        {
+            "when": entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "who": printable(entry.actor_username or entry.actor_id),
+            "role": printable(entry.actor_role),
+            "action": printable(entry.action),
+            "categories": ", ".join(entry.category_list) or "—",
+            "purpose": printable(entry.purpose) or "—",
+            "outcome": printable(entry.outcome),
+        }
+        for entry in entries
+    ]
+    audit.record(
+        actor=actor,
+        action="audit:access_report:read",
+        students=[student_id],
+        purpose="who accessed this record",
+        details={"entries": len(rows)},
+    )
+    return rows
+
+
+@rule(permission=Permission.AUDIT_READ)
+@require_http_methods(["GET"])
+def keys(request: HttpRequest) -> HttpResponse:
+    """Key status: keysets per category, primary key ids, values per key id (no key material)."""
+    statuses = [
+        {
+            "category": status.category,
+            "created": status.created,
+            "primary_key_id": status.primary_key_id,
+            "key_ids": status.key_ids,
+            "per_key": ", ".join(
+                f"{key_id if key_id is not None else 'plain'}: {count}"
+                for key_id, count in sorted(
+                    status.rows_per_key.items(), key=lambda item: (item[0] is None, item[0] or 0)
+                )
+            ),
+            "rotation_running": status.rotation_running,
+        }
+        for status in keys_status()
+    ]
+    audit.record(actor=request_actor(request), action="crypto:keys:status")
+    return render(request, "web/keys.html", {"statuses": statuses})
