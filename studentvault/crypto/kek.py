@@ -262,19 +262,23 @@ def current_kek() -> KeyEncryptionKey:
     their own key and never see another test's.
     """
     provider = str(getattr(settings, "KEK_PROVIDER", "file") or "file").lower()
-    home = Path(settings.STUDENTVAULT_HOME)
+    home_setting = str(settings.STUDENTVAULT_HOME)
     if provider == "file":
-        cache_key: tuple[str, ...] = ("file", str(home))
+        cache_key: tuple[str, ...] = ("file", home_setting)
+        found = _providers.get(cache_key)  # fast path: no lock, no Path, on every field
+        if found is not None:
+            return found
     elif provider == "vault":
         cache_key = (
             "vault",
-            str(home),
+            home_setting,
             str(getattr(settings, "VAULT_ADDR", "")),
             str(getattr(settings, "VAULT_TRANSIT_KEY", "")),
             hashlib.sha256(str(getattr(settings, "VAULT_TOKEN", "")).encode()).hexdigest(),
         )
     else:
         raise KeyProviderError(f"KEK_PROVIDER must be 'file' or 'vault', not {provider!r}")
+    home = Path(home_setting)
     with _providers_lock:
         found = _providers.get(cache_key)
         if found is None:
