@@ -33,6 +33,11 @@ class Record(models.Model):
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
 
+    def save(self, *args: Any, update_fields: Iterable[str] | None = None, **kwargs: Any) -> None:
+        if update_fields is not None:
+            update_fields = with_blind_indexes(type(self), update_fields)
+        super().save(*args, update_fields=update_fields, **kwargs)
+
     @classmethod
     def from_db(
         cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
@@ -40,8 +45,3 @@ class Record(models.Model):
         instance = super().from_db(db, field_names, values, **kwargs)
         open_sealed_fields(instance)
         return instance
-
-    def save(self, *args: Any, update_fields: Iterable[str] | None = None, **kwargs: Any) -> None:
-        if update_fields is not None:
-            update_fields = with_blind_indexes(type(self), update_fields)
-        super().save(*args, update_fields=update_fields, **kwargs)
