@@ -339,7 +339,7 @@ def export_oneroster(*, actor: Actor, vendor: str, out_dir: Path) -> ExportResul
     q = _exportable(actor, categories)
     year = current_school_year()
     enrollments = Enrollment.objects.filter(school_year=year, exit_date__isnull=True)
-    if not (contract.schools == ["*"]):
+    if contract.schools != ["*"]:
         enrollments = enrollments.filter(school__state_code__in=[str(s) for s in contract.schools])
     current: dict[int, Enrollment] = {}
     for e in enrollments.select_related("school").order_by("entry_date"):
@@ -421,24 +421,12 @@ def export_oneroster(*, actor: Actor, vendor: str, out_dir: Path) -> ExportResul
         ["file.enrollments", "absent"],
     ]
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    session_header = ["sourcedId", "status", "dateLastModified", "title", "type", "startDate",
+                      "endDate", "parentSourcedId", "schoolYear"]  # fmt: skip
     plan: list[tuple[str, list[str], list[list[object]]]] = [
-        ("manifest.csv", ["propertyName", "value"], manifest),  # type: ignore[list-item]
-        ("orgs.csv", ORGS_COLUMNS, orgs),  # type: ignore[list-item]
-        (
-            "academicSessions.csv",
-            [
-                "sourcedId",
-                "status",
-                "dateLastModified",
-                "title",
-                "type",
-                "startDate",
-                "endDate",
-                "parentSourcedId",
-                "schoolYear",
-            ],
-            sessions,
-        ),  # type: ignore[list-item]  # fmt: skip
+        ("manifest.csv", ["propertyName", "value"], [list(r) for r in manifest]),
+        ("orgs.csv", ORGS_COLUMNS, [list(r) for r in orgs]),
+        ("academicSessions.csv", session_header, [list(r) for r in sessions]),
         ("users.csv", [c for c, _ in USERS_COLUMNS], users),
         ("demographics.csv", [c for c, _ in DEMOGRAPHICS_COLUMNS], demographics),
     ]
