@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "studentvault.people.apps.PeopleConfig",
     "studentvault.access.apps.AccessConfig",
     "studentvault.records.apps.RecordsConfig",
+    "studentvault.reporting.apps.ReportingConfig",
     "studentvault.exchange.apps.ExchangeConfig",
     "studentvault.web.apps.WebConfig",
     "studentvault.api.apps.ApiConfig",
