@@ -34,6 +34,5 @@ urlpatterns: list[object] = [
     path("audit/", include("studentvault.audit.urls")),
     path("api/", include("studentvault.api.urls")),
     path("", include("studentvault.reporting.urls")),  # /reports/ (public), /reporting/run/
-    path("", include("studentvault.reporting.urls")),  # /reports/ (public), /reporting/run/
     path("", include("studentvault.web.urls")),
 ]
