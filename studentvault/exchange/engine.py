@@ -346,7 +346,7 @@ class Engine:
             if spec.model is m.Student:
                 self._check_race(source, line, values, provided)
             key = self._row_key(spec.model, values, provided, row)
-            if is_student or _unique_key(spec.model) is not None:
+            if key is not None and (is_student or _unique_key(spec.model) is not None):
                 if key in seen:
                     self.problem(
                         source.name,

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import asyncssh
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 
 from studentvault import audit
 from studentvault.access.actors import actor_for_user
@@ -106,12 +106,11 @@ def sftp_key_add(*, actor: Actor, username: str, public_key: str) -> SftpKey:
 
 
 def _db(fn: Callable[[], T]) -> T:
-    """Run ``fn`` with a fresh database connection state (called in a worker thread)."""
-    close_old_connections()
+    """Run ``fn`` in a worker thread; the thread's database connections are closed after it."""
     try:
         return fn()
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 async def in_thread(fn: Callable[[], T]) -> T:
@@ -260,7 +259,7 @@ def process_upload(actor: Actor, path: Path) -> None:
 class JailSFTPServer(asyncssh.SFTPServer):
     """SFTP inside one account's jail; uploads to inbox/ are imported on close."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self.actor: Actor = chan.get_connection().get_extra_info("studentvault_actor")
         self.jail = jail_for(self.actor.username).resolve()
         super().__init__(chan, chroot=str(self.jail).encode())
@@ -331,13 +330,15 @@ class JailSFTPServer(asyncssh.SFTPServer):
         handle = os.fdopen(fd, "wb" if writing else "rb", buffering=0)
         return _Upload(handle, Path(path.decode()), writing, self._in(path, "inbox"))
 
-    def write(self, file_obj: _Upload, offset: int, data: bytes) -> int:
+    def write(self, file_obj: object, offset: int, data: bytes) -> int:
+        assert isinstance(file_obj, _Upload)
         if offset + len(data) > max_bytes():
             raise asyncssh.SFTPFailure(f"upload larger than the limit of {max_bytes()} bytes")
         file_obj.handle.seek(offset)
         return int(file_obj.handle.write(data))
 
-    def read(self, file_obj: _Upload, offset: int, size: int) -> bytes:
+    def read(self, file_obj: object, offset: int, size: int) -> bytes:
+        assert isinstance(file_obj, _Upload)
         file_obj.handle.seek(offset)
         return bytes(file_obj.handle.read(size))
 

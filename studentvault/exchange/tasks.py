@@ -10,7 +10,7 @@ from .models import ImportRun
 from .services import import_files
 
 
-@shared_task(name="exchange.import")
+@shared_task(name="exchange.import")  # type: ignore[untyped-decorator]
 def import_task(
     run_id: int,
     actor: dict[str, object],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             actor = command_actor(options["username"], otp=options["otp"])
         except SignInRefused as refused:
             raise CommandError(str(refused)) from None
-        bar = tqdm(unit=" rows", disable=options["no_progress"], file=self.stderr._out, leave=True)
+        bar = tqdm(unit=" rows", disable=options["no_progress"], file=sys.stderr, leave=True)
 
         def progress(name: str, rows: int) -> None:
             bar.set_description(name[:40])
