@@ -250,12 +250,9 @@ class SchemaView(SpectacularAPIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-@rule(public=True, api=True)
+@rule(authenticated=True, api=True)
 class NotFoundView(ApiView):
-    """Any other path under /api/: 404 in the API's error shape (never a page)."""
-
-    authentication_classes: Any = []
-    throttle_classes: Any = []
+    """Any other path under /api/: 401 without credentials, else 404, in the API's shape."""
 
     @extend_schema(exclude=True)
     def get(self, request: Request, rest: str = "") -> Response:

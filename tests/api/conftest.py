@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "access"))
 
-from access_world import audit_events, fast_hashing, world  # noqa: E402
+from access_world import audit_events, fast_hashing, world
 
 __all__ = ["audit_events", "fast_hashing", "world"]
