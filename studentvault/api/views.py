@@ -142,10 +142,10 @@ class StudentDetailView(ApiView):
         operation_id="students_retrieve", responses={200: docs.student_serializer(), **ERRORS}
     )
     def get(self, request: Request, student_id: int) -> Response:
-        _refuse_unreachable(request)
         try:
             body = selectors.api_student_detail(actor=api_actor(request), student_id=student_id)
         except selectors.StudentNotFound:
+            _refuse_unreachable(request)  # 403 with the reason when nobody is reachable
             raise exceptions.NotFound("No such student in your reach.") from None
         return Response(body)
 

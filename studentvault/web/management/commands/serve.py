@@ -1,5 +1,11 @@
 """`studentvault serve`: the staff UI and API over HTTPS (granian, TLS 1.2+), plus a plain-HTTP
-listener whose only answer is a permanent redirect to HTTPS."""
+listener whose only answer is a permanent redirect to HTTPS.
+
+Django runs under granian's WSGI interface with a fixed number of request threads per worker:
+the views are synchronous, and under ASGI every request ran in a fresh thread that opened (and,
+with CONN_MAX_AGE, kept) its own database connection until PostgreSQL refused new clients
+(found by bench/bench_api.py). Threads x workers bound the connections.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +59,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.SERVE_PORT)
         parser.add_argument("--http-port", type=int, default=settings.SERVE_HTTP_PORT)
         parser.add_argument("--workers", type=int, default=settings.SERVE_WORKERS)
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=settings.SERVE_THREADS,
+            help="request threads per worker (each holds at most one database connection)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         cert, key = Path(settings.TLS_CERT_FILE), Path(settings.TLS_KEY_FILE)
@@ -64,17 +76,17 @@ class Command(BaseCommand):
         granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or "granian"
         command = [
             granian,
-            "--interface", "asginl",
+            "--interface", "wsgi",
             "--host", options["host"],
             "--port", str(options["port"]),
             "--workers", str(options["workers"]),
+            "--blocking-threads", str(options["threads"]),
             "--ssl-certificate", str(cert),
             "--ssl-keyfile", str(key),
             "--ssl-protocol-min", "tls1.2",
             "--static-path-route", "/static",
             "--static-path-mount", str(settings.STATIC_ROOT),
-            "--no-ws",
-            "config.asgi:application",
+            "config.wsgi:application",
         ]  # fmt: skip
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
         process = subprocess.Popen(command, env=env)  # noqa: S603 - fixed argument list
