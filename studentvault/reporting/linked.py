@@ -14,12 +14,17 @@ Invariants:
 - the verdict is the audit of the joint system: a table is publishable only when the joint
   audit passed, so no sensitive cell can be narrowed below its protection width from
   everything the report publishes together;
+- when the pattern fails the audit, one more attempt lets zero cells serve as complements
+  (ADR 0007 keeps them out because an empty cell is often known to be empty), and if the
+  engine's heuristic still stalls, the hidden region grows one equation at a time (``_dilate``)
+  until the audit passes; a report that still fails is refused, never published;
 - ``extra_sensitive`` marks cells sensitive beyond the rule set's minimum (used to hide a
   performance-level count whose rate the rate table hid); they get the same protection width.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Hashable, Sequence
 
@@ -41,6 +46,7 @@ from studentvault.reporting.disclosure import (
     build_problem,
     get_rule_set,
 )
+from studentvault.reporting.disclosure.audit import PatternAudit
 from studentvault.reporting.disclosure.engine import (
     EXACT_INTERVALS_MAX_CELLS,
     EXACT_MAX_CELLS,
@@ -55,6 +61,32 @@ SharedKey = Callable[[tuple[str, ...]], Hashable | None]
 
 class LinkedTablesError(ValueError):
     """Linked tables disagree on a cell they share; the message names the cell."""
+
+
+def _dilate(
+    problem: SuppressionProblem,
+    hidden: BoolArray,
+    audit: PatternAudit,
+    fast: bool,
+    rounds: int = 12,
+) -> tuple[BoolArray, PatternAudit]:
+    """Last resort when the heuristic stalls: hide every eligible cell sharing an equation with
+    a hidden cell, and audit again, until the pattern passes (hiding more never narrows an
+    interval; with everything hidden no cell has an upper bound)."""
+    matrix = problem.matrix.tocsr()
+    incidence = (matrix != 0).astype(np.int64)
+    for _ in range(rounds):
+        if audit.passed:
+            break
+        rows = np.flatnonzero(incidence @ hidden.astype(np.int64))
+        touched = np.zeros(hidden.size, dtype=bool)
+        touched[incidence[rows].indices] = True
+        grown = hidden | (touched & problem.eligible)
+        if (grown == hidden).all():
+            break
+        hidden = grown
+        audit = problem.audit(hidden, fast=fast)
+    return hidden, audit
 
 
 def _result(
@@ -123,6 +155,12 @@ def protect_linked(
         hidden, used = solve_problem(problem, method)
         protected_at = time.perf_counter()
         audit = problem.audit(hidden, fast=table.size > EXACT_INTERVALS_MAX_CELLS)
+        if not audit.passed:  # last resort: zero cells may serve as complements too
+            problem = dataclasses.replace(problem, eligible=~problem.sensitive & ~problem.forced)
+            hidden, _ = heuristic_pattern(problem, prune=False)
+            used += " + zero complements"
+            audit = problem.audit(hidden, fast=table.size > EXACT_INTERVALS_MAX_CELLS)
+            hidden, audit = _dilate(problem, hidden, audit, table.size > EXACT_INTERVALS_MAX_CELLS)
         report = audit_report(table, problem, hidden, audit)
         done = time.perf_counter()
         seconds = (protected_at - started, done - protected_at)
@@ -181,6 +219,12 @@ def protect_linked(
         hidden, used = solve_problem(joint, method)
     protected_at = time.perf_counter()
     audit = joint.audit(hidden, fast=False)
+    if not audit.passed:  # last resort: zero cells may serve as complements too
+        joint = dataclasses.replace(joint, eligible=~sensitive)
+        hidden, _ = heuristic_pattern(joint, prune=False)
+        used += " + zero complements"
+        audit = joint.audit(hidden, fast=False)
+        hidden, audit = _dilate(joint, hidden, audit, False)
     done = time.perf_counter()
     seconds = (protected_at - started, done - protected_at)
     unprotected = set(audit.unprotected.tolist())
