@@ -20,7 +20,13 @@ Invariants:
   assessments) that are added or changed need a current district-scope grant whose role allows
   ``change`` on the category;
 - the caller runs the engine inside one transaction and rolls it back on any problem or for a
-  dry run; problems name file, line and field, never a value.
+  dry run; problems name file, line and field, never a value;
+- a source marked ``refuse_incomplete`` (OneRoster: docs/adr/0075) refuses *individual rows*
+  that are valid but cannot make a record: a new record without an element the data model needs
+  to create it (``REQUIRED_TO_CREATE``: a student's birth date...) or a row that refers to a
+  record neither stored nor added by the run. Each refusal is reported with file, line, element
+  and reason, and counted, so rows added + changed + unchanged + refused + not stored = rows in
+  the file. Bad values, unknown codes and duplicate keys still reject the whole run.
 """
 
 from __future__ import annotations
@@ -48,6 +54,16 @@ from .errors import Problem
 BATCH = 2000
 MAX_PROBLEMS = 200
 PREVIEW_LIMIT = 200
+REFUSALS_LISTED = 200
+
+# Elements a record cannot be created without when a (partial) source does not give them; an
+# existing record is updated with what the source gives.
+REQUIRED_TO_CREATE: dict[type[models.Model], tuple[str, ...]] = {
+    m.Student: ("birth_date",),
+    m.School: ("level", "low_grade", "high_grade"),
+    m.Course: ("title", "subject"),
+    m.Section: ("educator_edid",),
+}
 
 Row = dict[str, str]
 
@@ -63,6 +79,14 @@ class CanonicalFile:
     notes: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     source_records: int | None = None
+    # Refuse rows that cannot make a record one by one (with reasons) instead of the whole run.
+    refuse_incomplete: bool = False
+    # Canonical column -> the source's own name of the element, for refusal messages.
+    source_names: dict[str, str] = field(default_factory=dict)
+    # Rows the format itself refused: (line, source element, reason).
+    refused_rows: list[tuple[int, str | None, str]] = field(default_factory=list)
+    # Rows read into other records (e.g. demographics into students): reason -> count.
+    merged: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -75,7 +99,10 @@ class FileCounts:
     added: int = 0
     changed: int = 0
     unchanged: int = 0
+    refused: int = 0
+    refusals: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    merged: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -86,7 +113,10 @@ class FileCounts:
             "added": self.added,
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "refused": self.refused,
+            "refusals": self.refusals,
             "skipped": self.skipped,
+            "merged": self.merged,
             "notes": self.notes,
         }
 
@@ -158,6 +188,35 @@ class Engine:
     @property
     def failed(self) -> bool:
         return bool(self.problems)
+
+    def refuse(self, source: CanonicalFile, line: int, field_name: str | None, reason: str) -> None:
+        """Refuse one row of a ``refuse_incomplete`` source: counted and listed, run goes on."""
+        counts = self.counts[-1]
+        counts.refused += 1
+        if len(counts.refusals) < REFUSALS_LISTED:
+            shown = source.source_names.get(field_name, field_name) if field_name else None
+            counts.refusals.append({"line": line, "field": shown, "reason": reason})
+
+    def _incomplete(
+        self,
+        source: CanonicalFile,
+        p: _Parsed,
+        model: type[models.Model],
+    ) -> bool:
+        """Whether a new record lacks an element it cannot be created without (then reported)."""
+        missing = [n for n in REQUIRED_TO_CREATE.get(model, ()) if n not in p.provided]
+        if not missing:
+            return False
+        names = [source.source_names.get(n, n) for n in missing]
+        reason = (
+            f"a new {model._meta.verbose_name} needs {', '.join(names)}; this source gives "
+            f"none for this line"
+        )
+        if source.refuse_incomplete:
+            self.refuse(source, p.line, missing[0], reason)
+        else:
+            self.problem(source.name, p.line, missing[0], reason)
+        return True
 
     # --- natural keys -------------------------------------------------------------------
 
@@ -261,6 +320,9 @@ class Engine:
         spec = source.spec
         counts = FileCounts(name=source.name, model=spec.model.__name__)
         self.counts.append(counts)
+        for line, element, reason in source.refused_rows:
+            counts.rows += 1
+            self.refuse(source, line, element, reason)
         fields = [(f, data_element_of(f)) for f in value_fields(spec.model)]
         seen: set[tuple[Any, ...]] = set()
         consumed: Counter[tuple[Any, ...]] = Counter()
@@ -273,6 +335,7 @@ class Engine:
             if self.progress:
                 self.progress(source.name, len(batch))
         counts.skipped = dict(source.skipped)
+        counts.merged = dict(source.merged)
         counts.notes = list(source.notes)
         return counts
 
@@ -324,6 +387,7 @@ class Engine:
                     self.problem(source.name, line, f.name, str(problem))
                     bad = True
             students: list[int] = []
+            refused = False
             for link, columns in spec.links.items():
                 target = self._link_value(source, line, link, columns, row)
                 if target is None:
@@ -331,6 +395,15 @@ class Engine:
                         what = "a student not found in this import or in StudentVault"
                     else:
                         what = f"a {link} not found in this import or in StudentVault"
+                    if source.refuse_incomplete:
+                        self.refuse(
+                            source,
+                            line,
+                            columns[-1],
+                            f"refers to {what} (not stored or refused earlier in this run)",
+                        )
+                        refused = True
+                        break
                     self.problem(source.name, line, columns[-1], f"refers to {what}")
                     bad = True
                     continue
@@ -341,7 +414,7 @@ class Engine:
             if is_student and not (row.get("sasid") or row.get("local_id")):
                 self.problem(source.name, line, "sasid", "a student needs a SASID or a local ID")
                 bad = True
-            if bad:
+            if bad or refused:
                 continue
             if spec.model is m.Student:
                 self._check_race(source, line, values, provided)
@@ -498,6 +571,8 @@ class Engine:
                     counts.unchanged += 1
                     continue
                 consumed[key] += 1
+            if source.partial and self._incomplete(source, p, model):
+                continue
             if not has_student and not self._org_allowed(source, p, categories):
                 continue
             to_add.append((p, model(**p.values)))
@@ -620,13 +695,7 @@ class Engine:
             if pk is not None:  # created earlier in this run: an update of a new row
                 counts.unchanged += 1
                 continue
-            if "birth_date" not in p.provided:
-                self.problem(
-                    source.name,
-                    p.line,
-                    "birth_date",
-                    "a new student needs a birth date; this source gives none for this student",
-                )
+            if self._incomplete(source, p, m.Student):
                 continue
             to_add.append((p, m.Student(**p.values)))
             self.touched_categories |= row_categories

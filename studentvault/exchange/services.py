@@ -152,6 +152,7 @@ def _fill(run: ImportRun, engine: Engine, report: dict[str, Any]) -> None:
     run.unchanged = sum(c.unchanged for c in engine.counts)
     run.rows_done = sum(c.rows for c in engine.counts)
     run.errors = len(engine.problems)
+    report["refused"] = sum(c.refused for c in engine.counts)
     report["files"] = [c.as_dict() for c in engine.counts]
     report["preview"] = engine.preview
 
@@ -199,10 +200,19 @@ def report_text(run: ImportRun) -> str:
             f"  {c['name']} -> {c['model']}: {c['rows']} rows, added {c['added']}, "
             f"changed {c['changed']}, unchanged {c['unchanged']}"
         )
+        if c.get("refused"):
+            line += f", refused {c['refused']}"
+        if c.get("merged"):
+            line += "; read into other records: " + ", ".join(
+                f"{k} {v}" for k, v in c["merged"].items()
+            )
         if c.get("skipped"):
             line += "; not stored: " + ", ".join(f"{k} {v}" for k, v in c["skipped"].items())
         lines.append(line)
         lines += [f"    note: {n}" for n in c.get("notes", [])]
+        for r in c.get("refusals", []):
+            where = f"line {r['line']}" + (f", field {r['field']!r}" if r.get("field") else "")
+            lines.append(f"    refused {where}: {r['reason']}")
     for p in run.report.get("problems", []):
         lines.append(f"ERROR {Problem(**p)}")
     return "\n".join(lines) + "\n"

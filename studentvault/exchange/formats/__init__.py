@@ -40,11 +40,12 @@ class ImportFormat(Protocol):
 
 def registry() -> dict[str, ImportFormat]:
     """Every import format by name."""
-    from . import district, edfi
+    from . import district, edfi, oneroster
 
     formats: list[ImportFormat] = [
         district.DistrictFormat(),
         edfi.EdFiFormat(),
+        oneroster.OneRosterFormat(),
         *district.KIND_FORMATS,
     ]
     return {f.name: f for f in formats}
