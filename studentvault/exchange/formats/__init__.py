@@ -40,12 +40,13 @@ class ImportFormat(Protocol):
 
 def registry() -> dict[str, ImportFormat]:
     """Every import format by name."""
-    from . import district, edfi, oneroster
+    from . import colorado, district, edfi, oneroster
 
     formats: list[ImportFormat] = [
         district.DistrictFormat(),
         edfi.EdFiFormat(),
         oneroster.OneRosterFormat(),
+        *colorado.FORMATS,
         *district.KIND_FORMATS,
     ]
     return {f.name: f for f in formats}
