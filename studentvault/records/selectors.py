@@ -359,13 +359,23 @@ def _vendor_contract(actor: Actor) -> Contract | None:
     return profile.contract if profile is not None else None
 
 
-def _disclose(actor: Actor, students: list[int], elements: set[str]) -> None:
-    """The 99.32 record of an API release to a vendor (nothing when nothing was released)."""
-    if not _is_vendor(actor) or not students or not elements:
-        return
+def _disclosure_contract(actor: Actor) -> Contract | None:
+    """The contract a vendor's release is made under (None for staff); looked up before the
+    audit transaction so the audit chain's lock is held as briefly as possible."""
+    if not _is_vendor(actor):
+        return None
     contract = _vendor_contract(actor)
     if contract is None:  # may() allowed the read, so a contract exists; fail closed anyway
-        raise StudentNotFound(students[0])
+        raise StudentNotFound(0)
+    return contract
+
+
+def _disclose(
+    actor: Actor, contract: Contract | None, students: list[int], elements: set[str]
+) -> None:
+    """The 99.32 record of an API release to a vendor (nothing when nothing was released)."""
+    if contract is None or not students or not elements:
+        return
     record_disclosure(
         actor=actor,
         students=students,
@@ -436,6 +446,7 @@ def api_student_page(
         used |= _used_fields("student", [row])
         rows.append({"id": student.pk, **row})
     categories = [c for c in allowed if allowed[c]]
+    contract = _disclosure_contract(actor)
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -444,7 +455,7 @@ def api_student_page(
             categories=categories,
             details={"channel": "api", "resource": "students", "results": len(ids)},
         )
-        _disclose(actor, ids, used)
+        _disclose(actor, contract, ids, used)
     return ApiStudentPage(rows, next_after)
 
 
@@ -459,6 +470,7 @@ def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
     if student is None:
         raise StudentNotFound(student_id)
     row = _release_row(student, _released_fields(actor, allowed))
+    contract = _disclosure_contract(actor)
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -467,7 +479,7 @@ def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
             categories=allowed,
             details={"channel": "api", "resource": "student"},
         )
-        _disclose(actor, [student.pk], _used_fields("student", [row]))
+        _disclose(actor, contract, [student.pk], _used_fields("student", [row]))
     return {"id": student.pk, **row}
 
 
@@ -500,6 +512,7 @@ def api_student_category(
         rows = [_release_row(row, released) for row in query.select_related(*related)]
         records[model_name] = rows
         used |= _used_fields(model_name, rows)
+    contract = _disclosure_contract(actor)
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -509,5 +522,5 @@ def api_student_category(
             purpose=purpose or decision.purpose,
             details={"channel": "api", "resource": category.value},
         )
-        _disclose(actor, [student_id], used)
+        _disclose(actor, contract, [student_id], used)
     return ApiCategoryRecords(student_id, category, records, sorted(used))
