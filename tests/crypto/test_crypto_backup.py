@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import pii_needles, synthetic_district, synthetic_students
+from crypto_world import pii_needles, synthetic_district, synthetic_students
 from django.apps import apps
 from django.core.management import CommandError, call_command
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import synthetic_students
+from crypto_world import synthetic_students
 from django.db import connection
 
 from studentvault.crypto.blind_index import (

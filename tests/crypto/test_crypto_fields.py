@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import synthetic_students
+from crypto_world import synthetic_students
 from django.core.exceptions import FieldError
 from django.db import connection, transaction
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crypto_world import synthetic_students
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from studentvault.crypto.errors import DatabaseKeyError, KeyProviderError
@@ -162,8 +163,6 @@ def test_vault_errors_are_clear(fake_vault: str, tmp_path: Path) -> None:
 
 @pytest.mark.django_db
 def test_the_whole_stack_runs_on_vault(fake_vault: str, settings: Any) -> None:
-    from conftest import synthetic_students
-
     from studentvault.crypto.blind_index import index_for
     from studentvault.records.models import Student
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import pii_needles, synthetic_district
+from crypto_world import pii_needles, synthetic_district
 from django.db import connection
 
 from studentvault.crypto.blind_index import index_for

@@ -8,7 +8,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from conftest import synthetic_district, synthetic_students
+from crypto_world import synthetic_district, synthetic_students
 from django.core.management import CommandError, call_command
 from django.db import close_old_connections, connection
 

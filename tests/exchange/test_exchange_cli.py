@@ -12,9 +12,9 @@ from allauth.mfa.totp.internal.auth import (
     generate_totp_secret,
     hotp_value,
 )
-from conftest import make_persona
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from exchange_world import make_persona
 
 from studentvault.audit.models import AuditEntry
 from studentvault.exchange.models import ImportRun

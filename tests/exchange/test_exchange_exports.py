@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import verified
 from django.contrib.auth import get_user_model
+from exchange_world import verified
 
 from studentvault.access.policy import current_school_year
 from studentvault.audit.models import AuditEntry, Disclosure

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 import pytest
-from conftest import make_persona
 from django.core.management import call_command
+from exchange_world import make_persona
 
 from studentvault.audit.models import AuditEntry
 from studentvault.records.models import District, Student
@@ -24,6 +25,16 @@ STUDENT_XML = (
     "<LastSurname>B</LastSurname></Name><BirthData><BirthDate>2010-01-01</BirthDate>"
     "</BirthData></Student>\n</InterchangeStudent>\n"
 )
+
+
+def run_client(coroutine: Any) -> Any:
+    """Run the SFTP client's coroutine on a loop of its own thread.
+
+    Other tests in the same worker (Playwright's sync API) may leave an event loop running in
+    this thread, where ``asyncio.run`` refuses to start.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -81,7 +92,7 @@ def test_key_login_upload_report_jail(
                 await conn.run("cat /etc/passwd", check=True)
         return out
 
-    out = asyncio.run(session(account["key"], work))
+    out = run_client(session(account["key"], work))
     assert out["report"]["status"] == "committed"
     assert out["report"]["added"] == 1
     assert Student.objects.count() == 1
@@ -108,5 +119,5 @@ def test_password_and_unknown_key_cannot_log_in(account: dict[str, Any]) -> None
                 "127.0.0.1", port, username="alice", client_keys=[other], known_hosts=None
             )
 
-    asyncio.run(session(account["key"], work))
+    run_client(session(account["key"], work))
     assert AuditEntry.objects.filter(action="exchange:sftp:login", outcome="failure").exists()
