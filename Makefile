@@ -24,7 +24,7 @@ test: $(STAMP) lint pytest-sqlite pytest-postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check studentvault config tests bench manage.py
 	$(BIN)/mypy studentvault config
 	$(BIN)/lint-imports
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run

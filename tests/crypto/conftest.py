@@ -33,4 +33,3 @@ def security_events() -> Iterator[list[dict[str, Any]]]:
     security_event.connect(receive, dispatch_uid="tests.crypto.security_events")
     yield seen
     security_event.disconnect(dispatch_uid="tests.crypto.security_events")
-
