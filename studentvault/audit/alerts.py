@@ -12,6 +12,13 @@ Rules (settings read at call time):
   ``AUDIT_FAILED_SIGNIN_MINUTES``, or any lockout;
 - break-glass: any "access:breakglass:*" entry.
 
+Cost (docs/adr/0037): the bulk-read rule first counts, with an index range bounded at the limit,
+the actor's ``ActorStudentRead`` rows (last read per student, written with the entry) read since
+the window's start; that number is never below the exact count, so at or under the limit it
+decides "no alert" with O(limit) work and no scan of the log. Only above it, and when this
+window has no alert yet, does the exact count over the log run (once per window in practice).
+The other rules read nothing unless the entry is a sign-in, a failure or a lockout.
+
 Invariants: rules run after the entry commits (never under the append lock); each alert has a
 ``dedup_key`` so one burst raises one alert per window; alert texts carry no student PII, only
 counts, sequence numbers and the staff username (escaped when shown). Alerts are emailed to
@@ -22,7 +29,7 @@ stays listed with ``emailed`` false.
 from __future__ import annotations
 
 import logging
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -33,11 +40,13 @@ from django.utils import timezone
 from studentvault.core.actors import ActorKind
 
 from .display import printable
-from .models import Alert, AuditEntry, AuditEntryStudent
+from .models import ActorStudentRead, Alert, AuditEntry, AuditEntryStudent
 
 logger = logging.getLogger(__name__)
 
 READ_VERBS = frozenset({"read", "list", "search", "view", "export"})
+# How long the bulk-read window keeps a last-read time (far longer than any sensible window).
+READ_WINDOW_KEEP = timedelta(days=2)
 SIGNIN_SUCCESS = "auth:login:success"
 
 
@@ -101,12 +110,22 @@ def _verb(action: str) -> str:
     return action.rsplit(":", 1)[-1]
 
 
-def _bulk_read(entry: AuditEntry) -> Alert | None:
-    if _verb(entry.action) not in READ_VERBS or entry.student_ids == "[]":
-        return None
-    limit = _setting("AUDIT_BULK_READ_STUDENTS", 200)
-    minutes = _setting("AUDIT_BULK_READ_MINUTES", 10)
-    since = entry.occurred_at - timedelta(minutes=minutes)
+def window_covers(since: datetime) -> bool:
+    """Whether ``ActorStudentRead`` still holds every read at or after ``since`` (rows are kept
+    ``READ_WINDOW_KEEP``; a margin of a day covers clock differences between processes)."""
+    return since >= timezone.now() - READ_WINDOW_KEEP + timedelta(days=1)
+
+
+def prune_read_window() -> int:
+    """Delete read-window rows older than ``READ_WINDOW_KEEP``; returns how many went."""
+    deleted, _ = ActorStudentRead.objects.filter(
+        last_read_at__lt=timezone.now() - READ_WINDOW_KEEP
+    ).delete()
+    return deleted
+
+
+def _students_read(entry: AuditEntry, since: datetime) -> int:
+    """The exact rule: distinct students in the actor's successful reads in [since, entry]."""
     rows = AuditEntryStudent.objects.filter(
         entry__actor_id=entry.actor_id,
         entry__occurred_at__gte=since,
@@ -116,14 +135,33 @@ def _bulk_read(entry: AuditEntry) -> Alert | None:
     is_read = Q()
     for verb in READ_VERBS:
         is_read |= Q(entry__action__endswith=f":{verb}")
-    count = rows.filter(is_read).values("student_id").distinct().count()
+    return rows.filter(is_read).values("student_id").distinct().count()
+
+
+def _bulk_read(entry: AuditEntry) -> Alert | None:
+    if _verb(entry.action) not in READ_VERBS or entry.student_ids == "[]":
+        return None
+    limit = _setting("AUDIT_BULK_READ_STUDENTS", 200)
+    minutes = _setting("AUDIT_BULK_READ_MINUTES", 10)
+    since = entry.occurred_at - timedelta(minutes=minutes)
+    if window_covers(since):
+        # Students whose last read is at or after ``since``: every student the exact rule
+        # counts is among them (its last read is no earlier than the read in the window), so
+        # at most ``limit`` of them means no alert. Counting stops at limit + 1.
+        recent = ActorStudentRead.objects.filter(actor_id=entry.actor_id, last_read_at__gte=since)
+        if recent[: limit + 1].count() <= limit:
+            return None
+    window = int(entry.occurred_at.timestamp() // (minutes * 60))
+    dedup_key = f"bulk_read:{entry.actor_id}:{window}"
+    if Alert.objects.filter(dedup_key=dedup_key[:300]).exists():
+        return None  # raised already in this window: no need to count
+    count = _students_read(entry, since)
     if count <= limit:
         return None
-    window = int(entry.occurred_at.timestamp() // (minutes * 60))
     return _raise(
         entry,
         Alert.Rule.BULK_READ,
-        f"bulk_read:{entry.actor_id}:{window}",
+        dedup_key,
         f"{count} students read within {minutes} minutes (limit {limit}), up to entry {entry.seq}",
     )
 
@@ -218,9 +256,13 @@ def _break_glass(entry: AuditEntry) -> Alert | None:
     )
 
 
-def evaluate_rules(seq: int) -> list[Alert]:
-    """Run every monitoring rule on entry ``seq``; return the alerts newly raised."""
-    entry = AuditEntry.objects.filter(seq=seq).first()
+def evaluate_rules(seq: int, *, entry: AuditEntry | None = None) -> list[Alert]:
+    """Run every monitoring rule on entry ``seq``; return the alerts newly raised.
+
+    ``entry`` is the committed entry when the writer has it in hand (no second read).
+    """
+    if entry is None or entry.seq != seq:
+        entry = AuditEntry.objects.filter(seq=seq).first()
     if entry is None:
         return []
     raised: list[Alert] = []

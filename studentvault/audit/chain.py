@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,10 +64,15 @@ def timestamp_text(value: datetime | str) -> str:
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
     """The bytes an entry's hash is computed over (see module invariants)."""
-    values = [fields[name] for name in HASHED_FIELDS]
-    values[0] = int(values[0])  # seq
-    values[2] = timestamp_text(values[2])  # occurred_at
-    return HASH_VERSION + _ENCODER.encode(values).encode("utf-8")
+    return canonical_values([fields[name] for name in HASHED_FIELDS])
+
+
+def canonical_values(values: Sequence[Any]) -> bytes:
+    """``canonical`` of the values of ``HASHED_FIELDS``, in that order."""
+    listed = list(values)
+    listed[0] = int(listed[0])  # seq
+    listed[2] = timestamp_text(listed[2])  # occurred_at
+    return HASH_VERSION + _ENCODER.encode(listed).encode("utf-8")
 
 
 def entry_hash(fields: Mapping[str, Any]) -> str:

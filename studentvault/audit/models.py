@@ -194,3 +194,27 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"alert #{self.pk} {self.rule}"
+
+
+class ActorStudentRead(models.Model):
+    """When an actor last read a student (successful read entries only): the bulk-read rule's
+    window, kept so the rule needs no scan of the log (docs/adr/0037).
+
+    Derived data, not evidence: written by ``record`` in the same transaction as the entry it
+    comes from (so it never runs ahead of or behind the committed log), pruned after
+    ``alerts.READ_WINDOW_KEEP``; the hashed log stays the truth and the rule re-checks the log
+    before it raises.
+    """
+
+    actor_id = models.CharField(max_length=200)
+    student_id = models.BigIntegerField()
+    last_read_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["actor_id", "last_read_at"], name="audit_read_actor_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["actor_id", "student_id"], name="audit_read_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} last read student #{self.student_id} at {self.last_read_at}"

@@ -2,7 +2,10 @@
 
 Invariants:
 - ``record`` is the only code that inserts ``AuditEntry`` rows (and their ``AuditEntryStudent``
-  index rows).
+  index rows). In the same transaction it moves the actor's ``ActorStudentRead`` times forward
+  for a successful read, so the bulk-read rule's window always matches the committed log.
+- On PostgreSQL the entry, its index rows and the read window are one statement (one round
+  trip); elsewhere the ORM writes them.
 - Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock(APPEND_LOCK)`` taken inside
   the transaction, on SQLite by the database write lock (``BEGIN IMMEDIATE``, set in settings).
   The head is read after the lock is held, so sequence numbers are gap-free and each entry links
@@ -20,7 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, models, router, transaction
@@ -39,6 +43,9 @@ APPEND_LOCK = 0x5354_5641_5544_4954  # "STVAUDIT"
 
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 OUTCOMES = frozenset({"success", "failure", "denied", "error"})
+READ_VERBS = frozenset({"read", "list", "search", "view", "export"})
+# The read window (ActorStudentRead) loses rows older than alerts.READ_WINDOW_KEEP this often.
+PRUNE_EVERY = 1000
 
 DetailValue = str | int | bool | None
 
@@ -47,10 +54,15 @@ class AuditError(ValueError):
     """An audit entry was asked for with arguments that cannot be recorded."""
 
 
-def _bounded(value: str, field: str) -> str:
+@cache
+def _max_length(field: str) -> int:
     column = AuditEntry._meta.get_field(field)
     assert isinstance(column, models.CharField) and column.max_length is not None
-    return value[: column.max_length]
+    return column.max_length
+
+
+def _bounded(value: str, field: str) -> str:
+    return value[: _max_length(field)]
 
 
 def _details(details: Mapping[str, DetailValue] | None) -> str:
@@ -155,28 +167,91 @@ def record(
         "site": site_for(actor.client_ip),
     }
     using = router.db_for_write(AuditEntry)
+    # A successful read of students feeds the bulk-read rule's window (alerts, ADR 0037).
+    reads = student_list if outcome == "success" and is_read(action) else []
     with transaction.atomic(using=using):
         last_seq, last_hash = _lock_and_read_head(using)
         fields["seq"] = last_seq + 1
         fields["prev_hash"] = last_hash
         fields["entry_hash"] = chain.entry_hash(fields)
         entry = AuditEntry(**fields)
-        entry.save(force_insert=True, using=using)
-        if student_list:
-            AuditEntryStudent.objects.using(using).bulk_create(
-                [AuditEntryStudent(entry=entry, student_id=s) for s in student_list]
-            )
-        transaction.on_commit(partial(_after_commit, entry.seq), using=using)
+        if connections[using].vendor == "postgresql":
+            _insert_postgres(using, fields, student_list, reads)
+            entry._state.adding = False
+            entry._state.db = using
+        else:
+            entry.save(force_insert=True, using=using)
+            if student_list:
+                AuditEntryStudent.objects.using(using).bulk_create(
+                    [AuditEntryStudent(entry=entry, student_id=s) for s in student_list]
+                )
+            if reads:
+                _note_reads(using, entry.actor_id, reads, entry.occurred_at)
+        transaction.on_commit(partial(_after_commit, entry), using=using)
     return entry
 
 
-def _after_commit(seq: int) -> None:
+def is_read(action: str) -> bool:
+    """Whether ``action`` reads student data (its verb is read, list, search, view or export)."""
+    return action.rsplit(":", 1)[-1] in READ_VERBS
+
+
+_READ_UPSERT = (
+    "INSERT INTO audit_actorstudentread (actor_id, student_id, last_read_at) VALUES {values} "
+    "ON CONFLICT (actor_id, student_id) DO UPDATE SET last_read_at = {later}"
+)
+
+
+def _note_reads(using: str, actor_id: str, students: list[int], when: datetime) -> None:
+    """Move the actor's last-read time of ``students`` forward to ``when`` (never back)."""
+    connection = connections[using]
+    later = (
+        "GREATEST(audit_actorstudentread.last_read_at, EXCLUDED.last_read_at)"
+        if connection.vendor == "postgresql"
+        else "MAX(audit_actorstudentread.last_read_at, excluded.last_read_at)"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(when)
+    values = ", ".join(["(%s, %s, %s)"] * len(students))
+    params: list[Any] = []
+    for student in students:
+        params += [actor_id, student, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(_READ_UPSERT.format(values=values, later=later), params)
+
+
+_INSERT_COLUMNS = (*chain.HASHED_FIELDS, "entry_hash")
+# One round trip on PostgreSQL: the entry, its student index rows and the read window.
+_POSTGRES_INSERT = (
+    f"WITH e AS (INSERT INTO audit_auditentry ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed column names
+    f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))}) RETURNING seq), "
+    "s AS (INSERT INTO audit_auditentrystudent (entry_id, student_id) "
+    "SELECT e.seq, x FROM e, unnest(%s::bigint[]) AS x), "
+    "r AS (INSERT INTO audit_actorstudentread (actor_id, student_id, last_read_at) "
+    "SELECT %s, x, %s FROM unnest(%s::bigint[]) AS x "
+    "ON CONFLICT (actor_id, student_id) DO UPDATE SET last_read_at = "
+    "GREATEST(audit_actorstudentread.last_read_at, EXCLUDED.last_read_at)) "
+    "SELECT seq FROM e"
+)
+
+
+def _insert_postgres(
+    using: str, fields: Mapping[str, object], students: list[int], reads: list[int]
+) -> None:
+    params: list[Any] = [fields[name] for name in _INSERT_COLUMNS]
+    params += [students, fields["actor_id"], fields["occurred_at"], reads]
+    with connections[using].cursor() as cursor:
+        cursor.execute(_POSTGRES_INSERT, params)
+
+
+def _after_commit(entry: AuditEntry) -> None:
     """Work that must not hold the append lock: checkpoints and monitoring rules."""
-    from .alerts import evaluate_rules
+    from .alerts import evaluate_rules, prune_read_window
     from .checkpoints import write_checkpoint
 
     every = int(getattr(settings, "AUDIT_CHECKPOINT_EVERY", 1000))
-    if every > 0 and seq % every == 0:
+    if every > 0 and entry.seq % every == 0:
         write_checkpoint()
+    if entry.seq % PRUNE_EVERY == 0:
+        prune_read_window()
     if getattr(settings, "AUDIT_ALERTS_INLINE", True):
-        evaluate_rules(seq)
+        evaluate_rules(entry.seq, entry=entry)
