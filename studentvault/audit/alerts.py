@@ -33,7 +33,7 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -64,9 +64,30 @@ def work_hours() -> tuple[time, time]:
         raise ValueError(f"AUDIT_WORK_HOURS must look like 06:00-19:00, not {text!r}") from None
 
 
+def _already_raised(dedup_key: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Alert._meta.db_table} WHERE dedup_key = %s", [dedup_key])  # noqa: S608 - table name from the model
+        return cursor.fetchone() is not None
+
+
+def _bounded_reads(actor_id: str, since: datetime, cap: int, dedup_key: str) -> tuple[int, bool]:
+    """(students the actor last read at or after ``since``, counted up to ``cap``; whether the
+    alert ``dedup_key`` exists), in one round trip."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM {ActorStudentRead._meta.db_table} "  # noqa: S608 - table names from the models
+            "WHERE actor_id = %s AND last_read_at >= %s LIMIT %s) AS recent), "
+            f"EXISTS (SELECT 1 FROM {Alert._meta.db_table} WHERE dedup_key = %s)",
+            [actor_id, connection.ops.adapt_datetimefield_value(since), cap, dedup_key],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0]), bool(row[1])
+
+
 def _raise(entry: AuditEntry, rule: Alert.Rule, dedup_key: str, summary: str) -> Alert | None:
     dedup_key = dedup_key[:300]
-    if Alert.objects.filter(dedup_key=dedup_key).exists():
+    if _already_raised(dedup_key):
         return None  # already raised in this window (the unique key settles races)
     try:
         with transaction.atomic():
@@ -144,16 +165,17 @@ def _bulk_read(entry: AuditEntry) -> Alert | None:
     limit = _setting("AUDIT_BULK_READ_STUDENTS", 200)
     minutes = _setting("AUDIT_BULK_READ_MINUTES", 10)
     since = entry.occurred_at - timedelta(minutes=minutes)
+    window = int(entry.occurred_at.timestamp() // (minutes * 60))
+    dedup_key = f"bulk_read:{entry.actor_id}:{window}"
     if window_covers(since):
         # Students whose last read is at or after ``since``: every student the exact rule
         # counts is among them (its last read is no earlier than the read in the window), so
-        # at most ``limit`` of them means no alert. Counting stops at limit + 1.
-        recent = ActorStudentRead.objects.filter(actor_id=entry.actor_id, last_read_at__gte=since)
-        if recent[: limit + 1].count() <= limit:
+        # at most ``limit`` of them means no alert. Counting stops at limit + 1; the same
+        # round trip asks whether this window's alert exists already.
+        recent, raised = _bounded_reads(entry.actor_id, since, limit + 1, dedup_key[:300])
+        if recent <= limit or raised:
             return None
-    window = int(entry.occurred_at.timestamp() // (minutes * 60))
-    dedup_key = f"bulk_read:{entry.actor_id}:{window}"
-    if Alert.objects.filter(dedup_key=dedup_key[:300]).exists():
+    elif _already_raised(dedup_key[:300]):
         return None  # raised already in this window: no need to count
     count = _students_read(entry, since)
     if count <= limit:
