@@ -12,7 +12,9 @@ Invariants:
 - inputs are normalised before hashing (NFKC, case-folded, trimmed; identifiers and names
   lose inner whitespace and punctuation; dates become ISO 8601), so a lookup finds the record
   however the value was typed;
-- only exact matches are possible: there is no prefix, range or LIKE search on PII.
+- only exact matches are possible: there is no prefix, range or LIKE search on PII;
+- :func:`index_function` (for bulk writers) computes exactly :func:`index_for`, with the key
+  derived once; it keeps the key only as long as the caller keeps the function.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import models
@@ -75,15 +77,41 @@ def _index_key(name: str) -> bytes:
     return hkdf(blind_index_root(), info=b"studentvault/blind-index/v1/" + name.encode())
 
 
+def _normalizers(name: str) -> tuple[Any, ...]:
+    normalizers = INDEXES.get(name)
+    if normalizers is None:
+        raise ValueError(f"no blind index named {name!r}; known: {sorted(INDEXES)}")
+    return normalizers
+
+
+def index_function(name: str) -> Callable[..., str]:
+    """A function computing ``index_for(name, *values)`` with the index key derived once.
+
+    For bulk writers that index many rows; raises ValueError for an unknown index at once, and
+    the returned function raises ValueError for a wrong number of values, as ``index_for``.
+    """
+    normalizers = _normalizers(name)
+    keyed = hmac.new(_index_key(name), digestmod=hashlib.sha256)
+    width = len(normalizers)
+
+    def index(*values: object) -> str:
+        if len(values) != width:
+            raise ValueError(f"blind index {name!r} takes {width} value(s)")
+        message = _SEPARATOR.join(norm(v) for norm, v in zip(normalizers, values, strict=True))
+        digest = keyed.copy()
+        digest.update(message.encode("utf-8"))
+        return digest.hexdigest()
+
+    return index
+
+
 def index_for(name: str, *values: object) -> str:
     """The blind index (64 hex characters) of ``values`` for the index ``name``.
 
     ``index_for("sasid", "1234567890")``; ``index_for("name_birth", "O'Brien", date(2012,
     5, 3))``. Raises ValueError for an unknown index or a wrong number of values.
     """
-    normalizers = INDEXES.get(name)
-    if normalizers is None:
-        raise ValueError(f"no blind index named {name!r}; known: {sorted(INDEXES)}")
+    normalizers = _normalizers(name)
     if len(values) != len(normalizers):
         raise ValueError(f"blind index {name!r} takes {len(normalizers)} value(s)")
     message = _SEPARATOR.join(norm(v) for norm, v in zip(normalizers, values, strict=True))

@@ -15,13 +15,18 @@ Invariants:
   (exact search goes through blind indexes); ``QuerySet.update`` with a plaintext value is
   refused, because it has no row to bind the value to;
 - with FIELD_ENCRYPTION=off (benchmark comparison only; a system check warns) values are stored
-  as marked plaintext, and a marked plaintext value is refused when encryption is on.
+  as marked plaintext, and a marked plaintext value is refused when encryption is on;
+- the batch API (:func:`seal_many`, :meth:`EncryptedMixin.payload`, :func:`associated_data`)
+  gives exactly the bytes ``save()`` would store: same encoding, same associated data, the
+  category's primary key fetched once per batch (so a whole batch uses one key, as a batch of
+  ``bulk_create`` does within the cache window of docs/adr/0010).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, NoReturn
 
@@ -80,6 +85,23 @@ def seal_bytes(payload: bytes, *, category: str, aad: bytes) -> bytes:
     return sealed
 
 
+def seal_many(category: str, payloads: Sequence[bytes], aads: Sequence[bytes]) -> list[bytes]:
+    """Encrypt ``payloads[i]`` bound to ``aads[i]``, all with the primary key of ``category``.
+
+    The same ciphertext format as :func:`seal_bytes` (and so as ``save()``); the key is looked up
+    once for the batch. Raises ValueError when the two sequences differ in length, before any
+    encryption, so a value can never be bound to another row's associated data.
+    """
+    if len(payloads) != len(aads):
+        raise ValueError(f"seal_many: {len(payloads)} payloads but {len(aads)} associated data")
+    if not field_encryption_enabled():
+        return [PLAIN_MARKER + payload for payload in payloads]
+    if not payloads:
+        return []
+    encrypt = category_keys(category).primitive.encrypt
+    return [encrypt(payload, aad) for payload, aad in zip(payloads, aads, strict=True)]
+
+
 def open_bytes(ciphertext: bytes, *, category: str, aad: bytes) -> bytes:
     """Decrypt with any enabled key of ``category``; tink.TinkError if it does not decrypt."""
     if ciphertext[:1] == PLAIN_MARKER:
@@ -136,6 +158,15 @@ class EncryptedMixin:
 
     def decode(self, payload: bytes) -> Any:
         raise NotImplementedError
+
+    def payload(self, value: Any) -> bytes:
+        """The encoded plaintext ``save()`` would seal for ``value`` (not None, not sealed):
+        ``pre_save`` converts with ``to_python`` and ``seal`` encodes; so does this."""
+        return self.encode(self.to_python(value))  # type: ignore[attr-defined]
+
+    def location(self) -> tuple[str, str]:
+        """The table and column this field's values are bound to (see :func:`associated_data`)."""
+        return self._location()
 
     def _location(self) -> tuple[str, str]:
         model: type[Model] = self.model  # type: ignore[attr-defined]

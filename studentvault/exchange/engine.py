@@ -44,11 +44,12 @@ from studentvault.access.policy import Action, actor_user_id, scope_denial, stud
 from studentvault.core.actors import Actor
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import DataElement, data_element_of
-from studentvault.crypto.blind_index import index_for
+from studentvault.crypto.blind_index import index_function
 from studentvault.people.roles import ScopeKind, get_role
 from studentvault.records import models as m
 from studentvault.records.district_files import FileSpec, parse_value, value_fields
 
+from . import bulk
 from .errors import Problem
 
 BATCH = 2000
@@ -176,6 +177,7 @@ class Engine:
         self.new_student_categories: dict[DataCategory, set[int]] = {}
         self._scope_cache: dict[DataCategory, Any] = {}
         self._district_wide: dict[DataCategory, bool] = {}
+        self._categories_cache: dict[tuple[str, ...], set[DataCategory]] = {}
         self._keys: dict[str, dict[tuple[Any, ...], int]] = {}
         self._loaded_orgs = False
 
@@ -238,18 +240,22 @@ class Engine:
     def _resolve_students(self, sasids: set[str], local_ids: set[str]) -> None:
         known = self._keys["student"]
         wanted = [s for s in sasids if s and (s,) not in known]
+        sasid_index = index_function("sasid") if wanted else None
         for chunk_start in range(0, len(wanted), BATCH):
             chunk = wanted[chunk_start : chunk_start + BATCH]
-            by_index = {index_for("sasid", s): s for s in chunk}
+            assert sasid_index is not None
+            by_index = {sasid_index(s): s for s in chunk}
             for pk, index in m.Student.objects.filter(sasid_index__in=list(by_index)).values_list(
                 "pk", "sasid_index"
             ):
                 known[(by_index[index],)] = pk
         local = self._keys["student_local"]
         wanted = [s for s in local_ids if s and (s,) not in local]
+        local_index = index_function("local_id") if wanted else None
         for chunk_start in range(0, len(wanted), BATCH):
             chunk = wanted[chunk_start : chunk_start + BATCH]
-            by_index = {index_for("local_id", s): s for s in chunk}
+            assert local_index is not None
+            by_index = {local_index(s): s for s in chunk}
             for pk, index in m.Student.objects.filter(
                 local_id_index__in=list(by_index)
             ).values_list("pk", "local_id_index"):
@@ -532,6 +538,9 @@ class Engine:
             self._write_students(source, parsed, counts, categories)
             return
         unique = _unique_key(model)
+        if has_student and self._all_new(model, parsed):
+            self._write_new_records(source, parsed, counts, consumed, categories)
+            return
         existing = self._existing(model, parsed)
         to_add: list[tuple[_Parsed, models.Model]] = []
         for p in parsed:
@@ -584,6 +593,47 @@ class Engine:
             self._note(source, p, "add", model, [])
             self._touch(p, categories)
             self._remember(spec, p, obj)
+
+    def _all_new(self, model: type[models.Model], parsed: list[_Parsed]) -> bool:
+        """Whether no stored row can match any row of ``parsed``: every student it names was
+        created by this run and the model's unique key (if any) contains the student."""
+        unique = _unique_key(model)
+        if unique is not None and "student_id" not in unique:
+            return False
+        new = self.new_students
+        return all(p.values["student_id"] in new for p in parsed)
+
+    def _write_new_records(
+        self,
+        source: CanonicalFile,
+        parsed: list[_Parsed],
+        counts: FileCounts,
+        consumed: Counter[tuple[Any, ...]],
+        categories: set[DataCategory],
+    ) -> None:
+        """The general path's outcome for rows of students created by this run (all adds),
+        written by the bulk writer; authorization was done by the caller."""
+        model = source.spec.model
+        to_add: list[_Parsed] = []
+        multiset = _unique_key(model) is None
+        for p in parsed:
+            if multiset:
+                # As the general path counts them, so that a later batch of this file that
+                # goes the general way matches stored rows against the right count.
+                key = tuple((name, _hashable(p.values[name])) for name in sorted(p.provided))
+                consumed[key] += 1
+            if source.partial and self._incomplete(source, p, model):
+                continue
+            to_add.append(p)
+        if self.failed:
+            return
+        bulk.write_new(model, [p.values for p in to_add])
+        counts.added += len(to_add)
+        if to_add:
+            self.touched_categories |= categories
+        for p in to_add:
+            self._note(source, p, "add", model, [])
+            self.touched_students.update(p.students)
 
     def _org_allowed(
         self, source: CanonicalFile, p: _Parsed, categories: set[DataCategory]
@@ -669,6 +719,9 @@ class Engine:
                     )
         if self.failed:
             return
+        if not existing_ids:
+            self._write_new_students(source, parsed, counts)
+            return
         current = {s.pk: s for s in m.Student.objects.filter(pk__in=list(ids))} if ids else {}
         to_add: list[tuple[_Parsed, m.Student]] = []
         for p in parsed:
@@ -703,18 +756,43 @@ class Engine:
             return
         m.Student.objects.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
         for p, obj in to_add:
-            counts.added += 1
-            self._note(source, p, "add", m.Student, [])
-            self.touched_students.add(obj.pk)
-            self.new_students[obj.pk] = (source.name, p.line)
-            for category in _model_categories(m.Student, p.provided):
-                self.new_student_categories.setdefault(category, set()).add(obj.pk)
-            sasid = p.values.get("sasid") or ""
-            if sasid:
-                self._keys["student"][(sasid,)] = obj.pk
-            local = p.values.get("local_id") or ""
-            if local:
-                self._keys["student_local"][(local,)] = obj.pk
+            self._added_student(source, p, obj.pk, counts)
+
+    def _write_new_students(
+        self, source: CanonicalFile, parsed: list[_Parsed], counts: FileCounts
+    ) -> None:
+        """Students none of whom is stored or added earlier in the run: all adds, written by
+        the bulk writer (the caller checked that no row names a known student)."""
+        to_add = [p for p in parsed if not self._incomplete(source, p, m.Student)]
+        if self.failed:
+            return
+        ids = bulk.write_new(m.Student, [p.values for p in to_add], with_ids=True)
+        for p, pk in zip(to_add, ids, strict=True):
+            self.touched_categories |= self._student_categories(p.provided)
+            self._added_student(source, p, pk, counts)
+
+    def _student_categories(self, provided: list[str]) -> set[DataCategory]:
+        key = tuple(provided)
+        found = self._categories_cache.get(key)
+        if found is None:
+            found = self._categories_cache[key] = _model_categories(m.Student, provided)
+        return found
+
+    def _added_student(
+        self, source: CanonicalFile, p: _Parsed, pk: int, counts: FileCounts
+    ) -> None:
+        counts.added += 1
+        self._note(source, p, "add", m.Student, [])
+        self.touched_students.add(pk)
+        self.new_students[pk] = (source.name, p.line)
+        for category in self._student_categories(p.provided):
+            self.new_student_categories.setdefault(category, set()).add(pk)
+        sasid = p.values.get("sasid") or ""
+        if sasid:
+            self._keys["student"][(sasid,)] = pk
+        local = p.values.get("local_id") or ""
+        if local:
+            self._keys["student_local"][(local,)] = pk
 
     def _pk_for_student_row(self, p: _Parsed) -> int | None:
         sasid = p.values.get("sasid") or ""

@@ -1,0 +1,205 @@
+"""The bulk writer: rows the engine has established are all new, written without model instances.
+
+The engine (``engine.py``) decides; this module only writes. It is used for a batch of rows when
+nothing stored can match any of them: students none of whose SASIDs or local IDs is stored or
+added earlier in the run, and rows of student records whose students were all created by this
+run (their unique keys contain the student, so nothing stored can collide). Everything else
+(updates, re-imports, organization rows) goes through the engine's general path.
+
+Invariants:
+- a row is stored exactly as ``Model(**values)`` followed by ``bulk_create`` would store it: the
+  same defaults for elements a source does not give, a fresh ``row_uid`` (UUID4), every encrypted
+  value encoded by its field (``EncryptedMixin.payload``) and sealed under its category's primary
+  key with the associated data of its table, column and row (``crypto.fields.seal_many``), every
+  blind index computed as ``index_for`` (empty when a source value is missing), so a row written
+  here is read, decrypted and searched like any other;
+- it writes into the caller's connection and transaction (PostgreSQL: ``COPY ... FROM STDIN
+  (FORMAT binary)`` streamed by psycopg; other databases: one ``executemany`` INSERT with the
+  values Django's fields prepare), so the caller's rollback undoes it;
+- it checks nothing and authorizes nothing: validation, authorization and audit are the
+  engine's and the import service's, before and after it, as for the general path;
+- primary keys the caller needs (students, which later files point at) are taken from the
+  table's sequence before the COPY (PostgreSQL) or read back by ``row_uid`` (others).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, models
+
+from studentvault.crypto.blind_index import BlindIndexField, index_function
+from studentvault.crypto.fields import EncryptedMixin, associated_data, seal_many
+
+# Rows whose ids are read back per query on databases without COPY (SQLite's parameter limit).
+_READ_BACK = 500
+
+
+@dataclass(frozen=True)
+class _Column:
+    field: models.Field[Any, Any]
+    kind: str  # "pk", "uid", "sealed", "index", "plain"
+
+
+def _plan(model: type[models.Model], *, with_pk: bool) -> list[_Column]:
+    columns: list[_Column] = []
+    pk = model._meta.pk
+    for f in model._meta.concrete_fields:
+        if f is pk:
+            if with_pk:
+                columns.append(_Column(f, "pk"))
+            continue
+        if f.attname == "row_uid":
+            columns.append(_Column(f, "uid"))
+        elif isinstance(f, EncryptedMixin):
+            columns.append(_Column(f, "sealed"))
+        elif isinstance(f, BlindIndexField):
+            columns.append(_Column(f, "index"))
+        else:
+            columns.append(_Column(f, "plain"))
+    return columns
+
+
+def _plain_values(f: models.Field[Any, Any], rows: Sequence[dict[str, Any]]) -> list[Any]:
+    name = f.attname
+    if f.has_default() and callable(f.default):
+        return [row[name] if name in row else f.get_default() for row in rows]
+    default = f.get_default()
+    return [row.get(name, default) for row in rows]
+
+
+def _sealed_values(
+    f: EncryptedMixin, values: list[Any], uid_texts: list[str]
+) -> list[bytes | None]:
+    """The ciphertext of each value (None stays None), bound to its row."""
+    assert f.category is not None
+    table, column = f.location()
+    # associated_data(table, column, uid) is this prefix followed by the row_uid's text; checked
+    # once here so that the two can never drift apart.
+    prefix = associated_data(table, column, "")
+    probe = uid_texts[0] if uid_texts else "0"
+    if associated_data(table, column, probe) != prefix + probe.encode():
+        raise AssertionError("associated data is no longer prefix + row_uid")
+    where = [i for i, value in enumerate(values) if value is not None]
+    payloads = [f.payload(values[i]) for i in where]
+    aads = [prefix + uid_texts[i].encode() for i in where]
+    out: list[bytes | None] = [None] * len(values)
+    for i, sealed in zip(where, seal_many(f.category, payloads, aads), strict=True):
+        out[i] = sealed
+    return out
+
+
+def _attname(model: type[models.Model], name: str) -> str:
+    f = model._meta.get_field(name)
+    assert isinstance(f, models.Field)
+    return str(f.attname)
+
+
+def _index_values(
+    f: BlindIndexField, model: type[models.Model], rows: Sequence[dict[str, Any]]
+) -> list[str]:
+    attnames = [_attname(model, source) for source in f.sources]
+    index: Callable[..., str] = index_function(f.index)
+    out: list[str] = []
+    for row in rows:
+        values = [row.get(name) for name in attnames]
+        missing = any(v is None or v == "" for v in values)
+        out.append("" if missing else index(*values))
+    return out
+
+
+def _next_ids(connection: Any, table: str, count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _column_types(connection: Any, table: str, names: list[str]) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, atttypid::int FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [table],
+        )
+        oids = dict(cursor.fetchall())
+    return [oids[name] for name in names]
+
+
+def write_new(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    with_ids: bool = False,
+    using: str = "default",
+) -> list[int]:
+    """Store ``rows`` (attname -> value, as the engine parsed them) as new ``model`` rows.
+
+    Returns the primary keys in the order of ``rows`` when ``with_ids``, else an empty list.
+    The caller guarantees that every row is new and authorized, and runs this inside its
+    transaction.
+    """
+    if not rows:
+        return []
+    connection = connections[using]
+    postgres = connection.vendor == "postgresql"
+    table = model._meta.db_table
+    plan = _plan(model, with_pk=with_ids and postgres)
+    uids = [uuid.uuid4() for _ in rows]
+    uid_texts = [str(u) for u in uids]
+    ids = _next_ids(connection, table, len(rows)) if with_ids and postgres else []
+    columns: list[list[Any]] = []
+    for column in plan:
+        f = column.field
+        if column.kind == "pk":
+            columns.append(ids)
+        elif column.kind == "uid":
+            columns.append(uids)
+        elif column.kind == "sealed":
+            assert isinstance(f, EncryptedMixin)
+            columns.append(_sealed_values(f, _plain_values(f, rows), uid_texts))
+        elif column.kind == "index":
+            assert isinstance(f, BlindIndexField)
+            columns.append(_index_values(f, model, rows))
+        else:
+            columns.append(_plain_values(f, rows))
+    names = [str(column.field.column) for column in plan]
+    if postgres:
+        from psycopg import sql
+
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        )
+        types = _column_types(connection, table, names)
+        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+            copy.set_types(types)
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+        return ids
+    binary = connection.Database.Binary  # type: ignore[attr-defined]
+    prepared = []
+    for column, values in zip(plan, columns, strict=True):
+        f = column.field
+        if column.kind == "sealed":
+            prepared.append([None if v is None else binary(v) for v in values])
+        else:
+            prepared.append([f.get_db_prep_save(v, connection) for v in values])
+    quote = connection.ops.quote_name
+    # Table and column names come from the model's metadata, quoted; values are parameters.
+    into = f"{quote(table)} ({', '.join(quote(n) for n in names)})"
+    insert = f"INSERT INTO {into} VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(insert, list(zip(*prepared, strict=True)))
+    if not with_ids:
+        return []
+    by_uid: dict[uuid.UUID, int] = {}
+    manager = model._base_manager.db_manager(using)
+    for start in range(0, len(uids), _READ_BACK):
+        chunk = uids[start : start + _READ_BACK]
+        by_uid.update(manager.filter(row_uid__in=chunk).values_list("row_uid", "pk"))
+    return [by_uid[u] for u in uids]
