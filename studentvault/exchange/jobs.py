@@ -3,22 +3,34 @@
 With ``CELERY_TASK_ALWAYS_EAGER`` (no ``CELERY_BROKER_URL``) the task runs in the caller's
 process and the caller's progress callback sees every batch. With a broker, the worker runs the
 import and the caller polls ``ImportRun`` (status, ``rows_done``) until it is finished.
+
+Invariants:
+- the ``ImportRun`` exists (status running) before the job is queued, so a caller can always
+  show or poll it; the worker writes the outcome into that same row;
+- a job that ends in an unexpected error leaves the run ``failed`` (nothing stored: the run's
+  transaction rolled back) with an audit entry ``exchange:import:fail``, never ``running``;
+- files named in ``remove_after`` are deleted when the job ends, whatever its outcome.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
+from studentvault import audit
 from studentvault.core.actors import Actor, ActorKind
 
 from .models import ImportRun
 from .services import import_files
 
 POLL_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def _actor_payload(actor: Actor) -> dict[str, object]:
@@ -44,6 +56,132 @@ def actor_from_payload(payload: dict[str, object]) -> Actor:
     )
 
 
+def jobs_inline() -> bool:
+    """True when no broker is configured and jobs run in the caller's process."""
+    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True))
+
+
+def new_run(
+    *, actor: Actor, format_name: str, dry_run: bool, mapping: str | None, channel: str
+) -> ImportRun:
+    """The ``ImportRun`` row of a job about to start (status running)."""
+    return ImportRun.objects.create(
+        actor_id=actor.id,
+        actor_username=actor.username,
+        format=format_name,
+        dry_run=dry_run,
+        channel=channel,
+        mapping=mapping or "",
+    )
+
+
+def run_job(
+    *,
+    run: ImportRun,
+    actor: Actor,
+    format_name: str,
+    paths: list[Path],
+    dry_run: bool,
+    mapping: str | None,
+    remove_after: list[Path] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> ImportRun:
+    """Run one import job in this process (the worker's body, or inline without a broker)."""
+    try:
+        return import_files(
+            actor=actor,
+            format_name=format_name,
+            paths=paths,
+            dry_run=dry_run,
+            mapping=mapping,
+            channel=run.channel,
+            progress=progress,
+            run=run,
+        )
+    except Exception as problem:  # the run must not stay "running"
+        # The message of a database error can quote a value from the file: only its type is
+        # logged and stored.
+        kind = type(problem).__name__
+        log.error("import run %s failed: %s", run.pk, kind)
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=ImportRun.Status.FAILED,
+            finished_at=timezone.now(),
+            added=0,
+            changed=0,
+            unchanged=0,
+            report={
+                "format": format_name,
+                "files": [],
+                "problems": [
+                    {
+                        "file": ", ".join(p.name for p in paths),
+                        "line": None,
+                        "field": None,
+                        "problem": f"the job failed ({kind}); nothing was stored",
+                    }
+                ],
+            },
+        )
+        audit.record(
+            actor=actor,
+            action="exchange:import:fail",
+            outcome="failure",
+            target=f"import:{run.pk}",
+            details={"format": format_name, "error": kind, "dry_run": dry_run},
+        )
+        run.refresh_from_db()
+        return run
+    finally:
+        for path in remove_after or []:
+            path.unlink(missing_ok=True)
+
+
+def queue_import(
+    *,
+    actor: Actor,
+    format_name: str,
+    paths: list[Path],
+    dry_run: bool,
+    mapping: str | None = None,
+    channel: str = "cli",
+    run: ImportRun | None = None,
+    remove_after: list[Path] | None = None,
+) -> ImportRun:
+    """Start an import job and return its run without waiting for a worker.
+
+    Inline (no broker) the run is finished when this returns; with a broker it is ``running``
+    and a Celery worker fills it in. The caller polls ``ImportRun`` for the outcome.
+    """
+    if run is None:
+        run = new_run(
+            actor=actor, format_name=format_name, dry_run=dry_run, mapping=mapping, channel=channel
+        )
+    if jobs_inline():
+        return run_job(
+            run=run,
+            actor=actor,
+            format_name=format_name,
+            paths=paths,
+            dry_run=dry_run,
+            mapping=mapping,
+            remove_after=remove_after,
+        )
+    from .tasks import import_task
+
+    result = import_task.delay(
+        run.pk,
+        _actor_payload(actor),
+        format_name,
+        [str(p) for p in paths],
+        dry_run,
+        mapping,
+        [str(p) for p in remove_after or []],
+    )
+    ImportRun.objects.filter(pk=run.pk).update(job_id=str(result.id))
+    run.job_id = str(result.id)
+    return run
+
+
 def start_import(
     *,
     actor: Actor,
@@ -55,7 +193,7 @@ def start_import(
     progress: Callable[[str, int], None] | None = None,
 ) -> ImportRun:
     """Run the import inline, or queue it on Celery and wait, showing progress from ImportRun."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+    if jobs_inline():
         return import_files(
             actor=actor,
             format_name=format_name,
@@ -65,20 +203,14 @@ def start_import(
             channel=channel,
             progress=progress,
         )
-    from .tasks import import_task
-
-    run = ImportRun.objects.create(
-        actor_id=actor.id,
-        actor_username=actor.username,
-        format=format_name,
+    run = queue_import(
+        actor=actor,
+        format_name=format_name,
+        paths=paths,
         dry_run=dry_run,
+        mapping=mapping,
         channel=channel,
-        mapping=mapping or "",
     )
-    result = import_task.delay(
-        run.pk, _actor_payload(actor), format_name, [str(p) for p in paths], dry_run, mapping
-    )
-    ImportRun.objects.filter(pk=run.pk).update(job_id=str(result.id))
     done = 0
     while True:
         run.refresh_from_db()

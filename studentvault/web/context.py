@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from studentvault.access.guards import user_has_permission
-from studentvault.people.roles import Permission
+from studentvault.people.roles import Action, Permission, get_role
 
 
 def may_read_audit_pages(user: object) -> bool:
@@ -18,6 +18,16 @@ def may_read_audit_pages(user: object) -> bool:
     return user_has_permission(user, Permission.AUDIT_READ) and bool(
         getattr(user, "has_perm", lambda _: False)("audit.view_auditentry")
     )
+
+
+def may_see_imports(user: object) -> bool:
+    """Show the Imports link to roles that may change student data (the page itself asks
+    ``access.policy`` about the account's grants)."""
+    profile = getattr(user, "staff_profile", None)
+    if profile is None or not getattr(profile, "active", False):
+        return False
+    role = get_role(profile.role)
+    return role is not None and Action.CHANGE in role.actions and bool(role.categories)
 
 
 def site(request: HttpRequest) -> dict[str, object]:
@@ -33,4 +43,5 @@ def site(request: HttpRequest) -> dict[str, object]:
         "logout_url": logout_url,
         "nav_audit": signed_in and may_read_audit_pages(user),
         "nav_keys": signed_in and user_has_permission(user, Permission.AUDIT_READ),
+        "nav_imports": signed_in and may_see_imports(user),
     }

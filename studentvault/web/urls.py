@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import imports, views
 
 app_name = "web"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("students/", views.students, name="students"),
     path("students/<int:student_id>/", views.student, name="student"),
     path("keys/", views.keys, name="keys"),
+    path("imports/", imports.imports, name="imports"),
+    path("imports/<int:run_id>/", imports.import_run, name="import_run"),
+    path("imports/<int:run_id>/commit/", imports.import_commit, name="import_commit"),
+    path("imports/<int:run_id>/discard/", imports.import_discard, name="import_discard"),
 ]
