@@ -32,7 +32,7 @@ def test_import_command_needs_the_second_factor_then_imports(
     paths = [str(district_copy / "district.csv"), str(district_copy / "schools.csv")]
     with pytest.raises(CommandError, match="TOTP code"):
         call_command("import", "district", *paths, "--as", "alice", "--no-progress")
-    assert AuditEntry.objects.filter(action="exchange:cli:signin", outcome="failure").exists()
+    assert AuditEntry.objects.filter(action="access:cli:signin", outcome="failure").exists()
     code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
     call_command("import", "district", *paths, "--as", "alice", "--otp", code, "--no-progress")
     out = capsys.readouterr().out

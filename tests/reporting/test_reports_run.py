@@ -10,13 +10,23 @@ import csv
 import dataclasses
 import io
 import json
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+)
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -371,12 +381,31 @@ def test_median_growth_is_withheld_below_the_minimum(district: dict[str, Any]) -
             assert float(display) == float(np.median(values))
 
 
+def _totp(username: str) -> Callable[[], str]:
+    """Activate a TOTP authenticator for ``username``; return a maker of current codes.
+
+    allauth accepts each code once (a cache entry marks it used); the test stands in for a
+    later time window by forgetting those marks before it makes the next code.
+    """
+    user = get_user_model().objects.get(username=username)
+    Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+
+    def code() -> str:
+        cache.clear()
+        return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+    return code
+
+
 def test_command_runs_and_publishes_for_a_named_account(
     district: dict[str, Any], tmp_path: Path
 ) -> None:
+    code = _totp("alice")
     out = tmp_path / "enrollment.json"
     call_command(
-        "report", "enrollment", "--year", str(YEAR), "--as", "alice",
+        "report", "enrollment", "--year", str(YEAR), "--as", "alice", "--otp", code(),
         "--subgroups", "gender", "--format", "json", "--out", str(out),
     )  # fmt: skip
     document = json.loads(out.read_text())
@@ -384,8 +413,8 @@ def test_command_runs_and_publishes_for_a_named_account(
     assert json.loads(last_run("alice").details)["channel"] == "console"
     html = tmp_path / "enrollment.html"
     call_command(
-        "report", "enrollment", "--year", str(YEAR), "--as", "alice", "--rules", "nces",
-        "--format", "html", "--out", str(html), "--publish",
+        "report", "enrollment", "--year", str(YEAR), "--as", "alice", "--otp", code(),
+        "--rules", "nces", "--format", "html", "--out", str(html), "--publish",
     )  # fmt: skip
     page = html.read_text()
     assert "<svg" in page and "<script" not in page and "primary" not in page
@@ -393,10 +422,37 @@ def test_command_runs_and_publishes_for_a_named_account(
     assert published.rule_set == "nces"
     with pytest.raises(CommandError, match="refused for carol"):
         call_command("report", "enrollment", "--year", str(YEAR), "--as", "carol")
-    with pytest.raises(CommandError, match="no account named"):
+    with pytest.raises(CommandError, match="no active account"):
         call_command("report", "enrollment", "--year", str(YEAR), "--as", "nobody")
     with pytest.raises(CommandError, match="unknown rule set"):
-        call_command("report", "enrollment", "--year", str(YEAR), "--as", "alice", "--rules", "x")
+        call_command(
+            "report", "enrollment", "--year", str(YEAR), "--as", "alice", "--otp", code(),
+            "--rules", "x",
+        )  # fmt: skip
+
+
+def test_command_needs_the_accounts_second_factor(district: dict[str, Any]) -> None:
+    """The operator's shell is not a second factor: without a valid code nothing runs."""
+    code = _totp("alice")
+    runs_before = AuditEntry.objects.filter(action="reporting:report:run").count()
+    with pytest.raises(CommandError, match="needs a current TOTP code"):
+        call_command("report", "enrollment", "--year", str(YEAR), "--as", "alice")
+    with pytest.raises(CommandError, match="needs a current TOTP code"):
+        call_command(
+            "report", "enrollment", "--year", str(YEAR), "--as", "alice", "--otp", "000000"
+        )
+    failures = AuditEntry.objects.filter(action="access:cli:signin", outcome="failure")
+    assert [json.loads(e.details)["reason"] for e in failures.order_by("seq")] == [
+        "mfa_required",
+        "mfa_invalid",
+    ]
+    assert AuditEntry.objects.filter(action="reporting:report:run").count() == runs_before
+    valid = code()
+    call_command("report", "enrollment", "--year", str(YEAR), "--as", "alice", "--otp", valid)
+    signin = AuditEntry.objects.get(action="access:cli:signin", outcome="success")
+    assert json.loads(signin.details) == {"channel": "report"}
+    with pytest.raises(CommandError, match="needs a current TOTP code"):  # each code once
+        call_command("report", "enrollment", "--year", str(YEAR), "--as", "alice", "--otp", valid)
 
 
 def test_public_pages_show_published_reports_only(district: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from studentvault.exchange.accounts import SignInRefused, command_actor
+from studentvault.access.console import SignInRefused, command_actor
 from studentvault.exchange.exports import ExportRefused, export_oneroster, export_state
 
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            actor = command_actor(options["username"], otp=options["otp"])
+            actor = command_actor(options["username"], otp=options["otp"], channel="export")
         except SignInRefused as refused:
             raise CommandError(str(refused)) from None
         fmt = options["format"]

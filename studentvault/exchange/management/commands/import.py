@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from studentvault.exchange.accounts import SignInRefused, command_actor
+from studentvault.access.console import SignInRefused, command_actor
 from studentvault.exchange.formats import registry
 from studentvault.exchange.jobs import start_import
 from studentvault.exchange.models import ImportRun
@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            actor = command_actor(options["username"], otp=options["otp"])
+            actor = command_actor(options["username"], otp=options["otp"], channel="import")
         except SignInRefused as refused:
             raise CommandError(str(refused)) from None
         bar = tqdm(unit=" rows", disable=options["no_progress"], file=sys.stderr, leave=True)

@@ -1,10 +1,11 @@
 """``studentvault report NAME --year Y [--rules R] [--format csv|html|json] [--out FILE]
-[--publish] --as USERNAME``: run (and optionally publish) an aggregate report.
+[--publish] --as USERNAME [--otp CODE]``: run (and optionally publish) an aggregate report.
 
 The command acts for a named staff account: the report covers exactly the students that
 account may report on, and the run is audited under its name. A system actor is refused by
 the access module by design, so the operator must name the account whose grants apply.
-The operator's shell on the server stands in for the second factor (docs/adr/0053).
+When the account needs MFA, its current TOTP code is required, as for ``import`` and
+``export`` (``access.console``; docs/adr/0053).
 """
 
 from __future__ import annotations
@@ -13,33 +14,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from studentvault.access.actors import actor_for_user
-from studentvault.core.actors import Actor
+from studentvault.access.console import SignInRefused, command_actor
 from studentvault.reporting.disclosure import DisclosureNotPublishable
 
 from ...aggregates import ReportDefinitionError
 from ...outputs import FORMATS, render
 from ...reports import REPORTS
 from ...services import ReportDenied, report_publish, report_run
-
-
-def console_actor(username: str) -> Actor:
-    """The staff actor of ``username`` for a console run (MFA: the operator's server shell)."""
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise CommandError(f"--as: no account named {username!r}")
-    actor = actor_for_user(user)
-    return Actor(
-        kind=actor.kind,
-        id=actor.id,
-        username=actor.username,
-        role=actor.role,
-        user_agent="studentvault report (console)",
-        extra={"mfa": "verified", "channel": "console"},
-    )
 
 
 class Command(BaseCommand):
@@ -56,9 +39,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as", dest="username", required=True, help="the staff account whose grants apply"
         )
+        parser.add_argument("--otp", default=None, help="current TOTP code (MFA accounts)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = console_actor(options["username"])
+        try:
+            actor = command_actor(options["username"], otp=options["otp"], channel="report")
+        except SignInRefused as refused:
+            raise CommandError(str(refused)) from None
         subgroups = options["subgroups"].split(",") if options["subgroups"] else None
         try:
             result = report_run(
