@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,12 @@ def describe_text(raw: str) -> str:
     return f"text of {len(raw)} characters"
 
 
+@cache
+def _codes(name: str) -> frozenset[str]:
+    """The codes of code set ``name`` as a set (membership is checked for every cell)."""
+    return frozenset(entry.code for entry in code_set(name))
+
+
 def parse_value(raw: str, f: models.Field[Any, Any], element: DataElement) -> Any:
     """The Python value of ``raw`` for field ``f``; raises ValueError with a safe reason."""
     empty = raw == ""
@@ -145,14 +152,14 @@ def parse_value(raw: str, f: models.Field[Any, Any], element: DataElement) -> An
         raise ValueError("a value is required, found nothing")
     if kind == "code":
         assert element.code_set is not None
-        if raw not in code_set(element.code_set):
+        if raw not in _codes(element.code_set):
             raise ValueError(f"not a code of code set {element.code_set!r} ({describe_text(raw)})")
         return raw
     if kind == "codes":
         assert element.code_set is not None
         codes = raw.split("|")
         for code in codes:
-            if code not in code_set(element.code_set):
+            if code not in _codes(element.code_set):
                 raise ValueError(f"not a code of code set {element.code_set!r}")
         return codes
     if kind == "date":

@@ -1,0 +1,323 @@
+"""The bulk writer (first loads of rows that are all new) stores what the general path stores.
+
+Rows it writes decrypt through the normal model fields, are found by blind index, are matched
+by a later import as unchanged, are bound to their row; runs that mix it with the general path
+(existing students, several batches) count and store exactly; the actor's scope still decides;
+a bad row after bulk-written batches leaves nothing stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from exchange_world import make_persona, school_codes, verified
+
+from studentvault.audit.models import AuditEntry
+from studentvault.core.actors import Actor
+from studentvault.crypto.blind_index import index_for
+from studentvault.crypto.errors import DecryptionFailed
+from studentvault.crypto.fields import key_id_of
+from studentvault.crypto.keysets import category_keys
+from studentvault.exchange import bulk, engine
+from studentvault.exchange.models import ImportRun
+from studentvault.exchange.services import import_files
+from studentvault.records.district_files import FILES
+from studentvault.records.models import (
+    Disability,
+    District,
+    Enrollment,
+    School,
+    SpecialEducationService,
+    Student,
+)
+
+pytestmark = pytest.mark.django_db
+
+ORG_FILES = ("district.csv", "schools.csv", "courses.csv", "sections.csv", "assessments.csv")
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def keep_students(source: Path, target: Path, keep: set[str] | None) -> None:
+    """A copy of the district with only the students whose SASID is in ``keep`` (all: None)."""
+    target.mkdir()
+    for spec in FILES:
+        header, rows = read_csv(source / spec.file)
+        if keep is not None and "sasid" in header and spec.file not in ORG_FILES:
+            at = header.index("sasid")
+            rows = [row for row in rows if row[at] in keep]
+        write_csv(target / spec.file, header, rows)
+
+
+def student_values(district: District, n: int) -> dict[str, Any]:
+    return {
+        "district_id": district.pk,
+        "sasid": f"99{n:08d}",
+        "local_id": f"L-{n:06d}",
+        "first_name": "Zephyrine",
+        "middle_name": "",
+        "last_name": f"Quillfeather{n}",
+        "preferred_name": "" if n % 2 else "Zeph",
+        "birth_date": dt.date(2011, 1 + n % 12, 1 + n % 28),
+        "gender": "02",
+        "hispanic_latino": False,
+        "white": True,
+        "federal_race_ethnicity": "05",
+        "language_background": "eng",
+    }
+
+
+def stored_values(obj: Any) -> dict[str, Any]:
+    return {
+        f.attname: getattr(obj, f.attname)
+        for f in type(obj)._meta.concrete_fields
+        if f.attname not in {"id", "row_uid"}
+    }
+
+
+def test_bulk_written_rows_read_like_bulk_create_rows_and_are_found_by_blind_index() -> None:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    reference = [Student(**student_values(district, n)) for n in range(3)]
+    Student.objects.bulk_create(reference)
+    ids = bulk.write_new(Student, [student_values(district, n) for n in range(3, 6)], with_ids=True)
+    assert len(ids) == 3 and len(set(ids)) == 3
+    by_pk = {s.pk: s for s in Student.objects.filter(pk__in=ids)}  # decrypts in from_db
+    for n, pk in zip(range(3, 6), ids, strict=True):
+        expected = stored_values(reference[n - 3])
+        got = stored_values(by_pk[pk])
+        # Same shape as bulk_create's rows: every element, same defaults; values of row n.
+        assert got.keys() == expected.keys()
+        for name in ("sasid_index", "local_id_index", "name_birth_index"):
+            assert got.pop(name) and expected.pop(name)
+        assert got == {**expected, **student_values(district, n)}
+        assert Student.objects.get(sasid_index=index_for("sasid", f"99{n:08d}")).pk == pk
+        assert Student.objects.get(local_id_index=index_for("local_id", f"l{n:06d}")).pk == pk
+        found = Student.objects.filter(
+            name_birth_index=index_for(
+                "name_birth", f"QUILLFEATHER {n}", dt.date(2011, 1 + n % 12, 1 + n % 28)
+            )
+        )
+        assert [s.pk for s in found] == [pk]
+    primary = category_keys("demographics").primary_key_id
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_name FROM records_student WHERE id = %s", [ids[0]])
+        (last_name,) = cursor.fetchone()
+    assert key_id_of(bytes(last_name)) == primary
+    assert b"Quillfeather" not in bytes(last_name)
+
+
+def test_nulls_stay_null_and_defaults_fill_what_a_row_does_not_give() -> None:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    (pk,) = bulk.write_new(Student, [student_values(district, 1)], with_ids=True)
+    student = Student.objects.get(pk=pk)
+    assert student.preferred_name == ""  # blank is sealed like any value, as save() does
+    assert not Student.objects.filter(pk=pk, preferred_name__isnull=True).exists()
+    assert student.directory_opt_out is False  # not given: the model's default
+    values = {
+        "student_id": pk,
+        "service_type": "01",
+        "provider": "Synthetic Therapy Group",
+        "minutes_per_week": 90,
+        "begin_date": dt.date(2026, 9, 1),
+        "end_date": None,
+    }
+    assert bulk.write_new(SpecialEducationService, [values]) == []
+    service = SpecialEducationService.objects.get(student_id=pk)
+    assert (service.minutes_per_week, service.end_date) == (90, None)
+    assert SpecialEducationService.objects.filter(end_date__isnull=True).count() == 1
+    assert service.begin_date == dt.date(2026, 9, 1)
+
+
+def test_a_bulk_written_ciphertext_moved_to_another_row_fails_closed() -> None:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    first, second = bulk.write_new(
+        Student, [student_values(district, 1), student_values(district, 2)], with_ids=True
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_name FROM records_student WHERE id = %s", [first])
+        (sealed,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE records_student SET last_name = %s WHERE id = %s", [bytes(sealed), second]
+        )
+    assert Student.objects.get(pk=first).last_name == "Quillfeather1"
+    with pytest.raises(DecryptionFailed):
+        Student.objects.get(pk=second)
+
+
+def count_bulk_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = bulk.write_new
+
+    def spy(model: Any, rows: Any, **kwargs: Any) -> list[int]:
+        calls.append(model.__name__)
+        return original(model, rows, **kwargs)
+
+    monkeypatch.setattr(bulk, "write_new", spy)
+    return calls
+
+
+def test_runs_mixing_bulk_and_general_paths_store_and_count_exactly(
+    alice: Actor, district_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "BATCH", 37)  # many batches per file, some of each kind
+    calls = count_bulk_writes(monkeypatch)
+    header, students = read_csv(district_copy / "students.csv")
+    first_half = {row[header.index("sasid")] for row in students[: len(students) // 2]}
+    half = tmp_path / "half"
+    keep_students(district_copy, half, first_half)
+    run = import_files(actor=alice, format_name="district", paths=[half])
+    assert run.status == ImportRun.Status.COMMITTED, run.report["problems"]
+    assert Student.objects.count() == len(first_half)
+    assert "Student" in calls and "Enrollment" in calls
+
+    calls.clear()
+    run = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert run.status == ImportRun.Status.COMMITTED, run.report["problems"]
+    assert "Student" in calls  # batches of new students only
+    by_file = {f["name"]: f for f in run.report["files"]}
+    for spec in FILES:
+        _, rows = read_csv(district_copy / spec.file)
+        _, kept = read_csv(half / spec.file)
+        assert spec.model.objects.count() == len(rows), spec.file
+        assert by_file[spec.file]["rows"] == len(rows), spec.file
+        assert by_file[spec.file]["added"] == len(rows) - len(kept), spec.file
+        assert by_file[spec.file]["changed"] == 0, spec.file
+    added = set(Student.objects.values_list("pk", flat=True))
+    audited: set[int] = set()
+    for entry in AuditEntry.objects.filter(
+        action="exchange:import:commit", target=f"import:{run.pk}"
+    ):
+        audited |= set(entry.student_list)
+    assert len(audited) == len(students) - len(first_half) and audited <= added
+
+    # Everything either path wrote compares equal (decrypted) with the file: a no-op.
+    calls.clear()
+    again = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert (again.added, again.changed) == (0, 0)
+    assert again.unchanged == sum(len(read_csv(district_copy / s.file)[1]) for s in FILES)
+    assert calls == []
+
+
+def test_a_bad_row_after_bulk_written_batches_leaves_nothing_stored(
+    alice: Actor, district_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "BATCH", 25)
+    calls = count_bulk_writes(monkeypatch)
+    header, rows = read_csv(district_copy / "parent_contacts.csv")
+    rows[-1][header.index("relationship")] = "not-a-code"
+    write_csv(district_copy / "parent_contacts.csv", header, rows)
+    run = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert run.status == ImportRun.Status.REJECTED
+    assert "ParentContact" in calls  # earlier batches of the file were written in bulk
+    (problem,) = run.report["problems"]
+    assert problem["file"] == "parent_contacts.csv"
+    assert problem["line"] == len(rows) + 1
+    assert problem["field"] == "relationship"
+    assert "not-a-code" not in str(problem)
+    for spec in FILES:
+        assert not spec.model.objects.exists(), spec.file
+
+
+def test_students_outside_a_school_scoped_actors_scope_are_refused_by_line(
+    alice: Actor, district_copy: Path, tmp_path: Path
+) -> None:
+    orgs = tmp_path / "orgs"
+    orgs.mkdir()
+    for name in ORG_FILES:
+        (orgs / name).write_bytes((district_copy / name).read_bytes())
+    assert import_files(actor=alice, format_name="district", paths=[orgs]).status == "committed"
+    codes = school_codes()
+    school_a = School.objects.get(state_code=codes["school_a"])
+    dave = verified(make_persona("dave", school_codes=codes, scope_ids={"school_a": school_a.pk}))
+
+    people = tmp_path / "people"
+    people.mkdir()
+    for name in ("students.csv", "enrollments.csv"):
+        (people / name).write_bytes((district_copy / name).read_bytes())
+    run = import_files(actor=dave, format_name="district", paths=[people])
+    assert run.status == ImportRun.Status.REJECTED
+    assert not Student.objects.exists() and not Enrollment.objects.exists()
+    problem = run.report["problems"][0]
+    assert problem["file"] == "students.csv" and problem["line"] >= 2
+    assert "outside your change scope" in problem["problem"]
+
+    # Only students enrolled at dave's school this year: the same bulk path, accepted.
+    header, enrollments = read_csv(district_copy / "enrollments.csv")
+    year = max(int(row[header.index("school_year")]) for row in enrollments)
+    at_a = [
+        row
+        for row in enrollments
+        if row[header.index("school_code")] == school_a.state_code
+        and int(row[header.index("school_year")]) == year
+        and row[header.index("exit_date")] == ""
+    ]
+    mine = {row[header.index("sasid")] for row in at_a}
+    assert mine
+    write_csv(people / "enrollments.csv", header, at_a)
+    s_header, students = read_csv(district_copy / "students.csv")
+    sasid = s_header.index("sasid")
+    write_csv(people / "students.csv", s_header, [r for r in students if r[sasid] in mine])
+    run = import_files(actor=dave, format_name="district", paths=[people])
+    assert run.status == ImportRun.Status.COMMITTED, run.report["problems"]
+    assert Student.objects.count() == len(mine)
+
+
+def test_identical_rows_of_a_new_student_split_between_a_bulk_and_a_general_batch(
+    alice: Actor, district_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of models without a unique key are a multiset: the second of two identical rows is
+    added even when the first was written in bulk and the second goes the general way."""
+    monkeypatch.setattr(engine, "BATCH", 2)
+    header, students = read_csv(district_copy / "students.csv")
+    sasid = header.index("sasid")
+    half = tmp_path / "half"
+    keep_students(district_copy, half, {row[sasid] for row in students[:10]})
+    assert import_files(actor=alice, format_name="district", paths=[half]).status == "committed"
+    existing, new_s, new_t = students[0][sasid], students[20][sasid], students[21][sasid]
+
+    d_header, disabilities = read_csv(district_copy / "disabilities.csv")
+    template = disabilities[0]
+    at = d_header.index("sasid")
+
+    def row(of: str) -> list[str]:
+        return [of if i == at else cell for i, cell in enumerate(template)]
+
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "students.csv").write_bytes((district_copy / "students.csv").read_bytes())
+    # batch 1: only new students (bulk); batch 2: a new and an existing student (general)
+    write_csv(
+        second / "disabilities.csv",
+        d_header,
+        [row(new_s), row(new_t), row(new_s), row(existing)],
+    )
+    before = Disability.objects.filter(student__in=Student.objects.all()).count()
+    calls = count_bulk_writes(monkeypatch)
+    run = import_files(actor=alice, format_name="district", paths=[second])
+    assert run.status == ImportRun.Status.COMMITTED, run.report["problems"]
+    assert "Disability" in calls
+    counts = {f["name"]: f for f in run.report["files"]}["disabilities.csv"]
+    stored_for_s = Disability.objects.filter(student__in=[run_student(new_s)]).count()
+    assert stored_for_s == 2
+    assert counts["added"] + counts["unchanged"] == 4
+    assert Disability.objects.count() == before + counts["added"]
+
+
+def run_student(sasid: str) -> int:
+    return Student.objects.get(sasid_index=index_for("sasid", sasid)).pk
