@@ -14,6 +14,7 @@ keep-alive connections, or an asyncio client when wrk is missing. Prints req/s, 
 both endpoints and their ratio. Targets: >= 300 req/s and p99 < 50 ms. Never fails on time.
 
     python bench/bench_api.py [--students 300] [--seconds 10] [--connections 16] [--workers 2]
+    python bench/bench_api.py --profile 200     # in process: SQL per request and a cProfile
 """
 
 from __future__ import annotations
@@ -80,6 +81,59 @@ def _setup() -> None:
     )
     assert student is not None, "the contract reaches no student"
     print(json.dumps({"token": response.json()["access_token"], "student": student.pk}))
+
+
+def _profile_in_process(requests: int) -> None:
+    """Run inside the bench environment: GET the measured endpoint ``requests`` times through
+    Django's test client (no server, no TLS), print SQL statements per request grouped by their
+    first words, and the cProfile functions with the most cumulative time."""
+    sys.path.insert(0, str(ROOT))
+    import cProfile
+    import pstats
+    from collections import Counter
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    url = os.environ.get("BENCH_PROFILE_PATH", "/api/v1/students/{id}/").format(
+        id=os.environ["BENCH_STUDENT"]
+    )
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {os.environ['BENCH_TOKEN']}"}
+    client = Client(HTTP_HOST="localhost", **{"wsgi.url_scheme": "https"})
+    for _ in range(20):  # warm-up: keysets, caches, connection
+        assert client.get(url, **headers).status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, **headers).status_code == 200
+    shapes = Counter(" ".join(q["sql"].split()[:6])[:110] for q in captured.captured_queries)
+    print(f"SQL statements per request: {len(captured.captured_queries)}")
+    for shape, count in shapes.most_common():
+        print(f"{count:>4}  {shape}")
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        client.get(url, **headers)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        f"{requests} requests in process: {elapsed * 1000 / requests:.2f} ms each, "
+        f"of which {cpu * 1000 / requests:.2f} ms CPU of this process (not profiled)"
+    )
+    profiler = cProfile.Profile(time.process_time)  # CPU time: where this process works
+    started = time.perf_counter()
+    profiler.enable()
+    for _ in range(requests):
+        client.get(url, **headers)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(f"{requests} requests in process: {elapsed * 1000 / requests:.2f} ms each (profiled)")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    if os.environ.get("BENCH_PROFILE_FILTER"):
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+            os.environ["BENCH_PROFILE_FILTER"], 60
+        )
 
 
 def _free_port() -> int:
@@ -187,12 +241,22 @@ def main() -> int:
     if "--setup" in sys.argv:
         _setup()
         return 0
+    if "--in-process" in sys.argv:
+        _profile_in_process(int(sys.argv[-1]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="blocking threads per worker")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead of serving: N requests in process, SQL per request and a cProfile",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
@@ -215,6 +279,10 @@ def main() -> int:
         print(setup.stdout[-2000:], setup.stderr[-4000:], file=sys.stderr)
         return 1
     facts = json.loads(setup.stdout.strip().splitlines()[-1])
+    if args.profile:
+        env.update(BENCH_STUDENT=str(facts["student"]), BENCH_TOKEN=facts["token"])
+        command = [sys.executable, __file__, "--in-process", str(args.profile)]
+        return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
 
     sys.path.insert(0, str(ROOT))
     from studentvault.web.tls import ensure_self_signed

@@ -16,15 +16,22 @@ Invariants:
 - a break-glass grant allows a read only when no grant does, and each such allowance is
   audited as ``access:breakglass:use``;
 - records is a higher layer: student models are looked up by label at call time
-  (``apps.get_model``), never imported.
+  (``apps.get_model``), never imported;
+- inside ``decision_scope()`` (one selector call) the actor's account facts, contract, grants
+  and open break-glass grants are read once and reused; outside it nothing is cached. Every
+  decision is still taken against the student's row in SQL, per call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from django.apps import apps
 from django.conf import settings
@@ -50,11 +57,14 @@ __all__ = [
     "category_fields",
     "contract_fields",
     "current_school_year",
+    "decision_scope",
     "may",
+    "may_each",
     "mfa_required_for_user",
     "require",
     "scope_denial",
     "student_scope_filter",
+    "vendor_contract",
     "visible_students",
 ]
 
@@ -110,6 +120,40 @@ class StudentLike(Protocol):
     def pk(self) -> Any: ...
 
 
+# --- per-call memo ------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+_MEMO: ContextVar[dict[tuple[object, ...], object] | None] = ContextVar(
+    "studentvault_access_memo", default=None
+)
+
+
+@contextmanager
+def decision_scope() -> Iterator[None]:
+    """Within the block, facts about actors (account, profile, contract, grants, break-glass
+    grants, training) are read from the database once and reused. Selectors open one per call,
+    so a decision never rests on facts older than the call that asks; nested blocks share the
+    outer one."""
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memo(key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, remembered under ``key`` inside a ``decision_scope`` (else not kept)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]  # type: ignore[return-value]
+
+
 # --- who is the actor ----------------------------------------------------------------------
 
 
@@ -154,6 +198,10 @@ class _StaffFacts:
 
 
 def _load_staff(user_id: int) -> _StaffFacts | None:
+    return _memo(("staff", user_id), lambda: _read_staff(user_id))
+
+
+def _read_staff(user_id: int) -> _StaffFacts | None:
     user_model = get_user_model()
     user = user_model.objects.filter(pk=user_id).select_related("staff_profile").first()
     if user is None:
@@ -163,6 +211,10 @@ def _load_staff(user_id: int) -> _StaffFacts | None:
 
 
 def _contract_of(actor: Actor, facts: _StaffFacts | None) -> Contract | None:
+    return _memo(("contract", actor.kind, actor.id), lambda: _read_contract(actor, facts))
+
+
+def _read_contract(actor: Actor, facts: _StaffFacts | None) -> Contract | None:
     client_id = actor_client_id(actor)
     if client_id is not None:
         binding = (
@@ -177,6 +229,10 @@ def _contract_of(actor: Actor, facts: _StaffFacts | None) -> Contract | None:
 
 
 def _training_gate(user: Any) -> Reason | None:
+    return _memo(("training", user.pk), lambda: _read_training_gate(user))
+
+
+def _read_training_gate(user: Any) -> Reason | None:
     days = int(getattr(settings, "TRAINING_VALID_DAYS", 365))
     cutoff = timezone.localdate() - dt.timedelta(days=days)
     if not user.training_records.filter(completed_on__gt=cutoff).exists():
@@ -193,11 +249,18 @@ def mfa_required_for_user(user: Any) -> bool:
     profile: StaffProfile | None = getattr(user, "staff_profile", None)
     if profile is None or profile.mfa_required:
         return True
-    for grant in Grant.objects.current().filter(user_id=user.pk):
+    for grant in _current_grants(user.pk):
         role = get_role(grant.role)
         if grant.scope_kind == ScopeKind.DISTRICT or role is None or role.requires_mfa:
             return True
     return False
+
+
+def _current_grants(user_id: int) -> list[Grant]:
+    return _memo(
+        ("grants", user_id),
+        lambda: list(Grant.objects.current().filter(user_id=user_id).order_by("pk")),
+    )
 
 
 def _account_gates(actor: Actor, facts: _StaffFacts) -> Reason | None:
@@ -254,6 +317,11 @@ def _section_q(section_ids: list[int], prefix: str) -> Q:
 
 
 def _grant_q(grant: Grant, prefix: str) -> Q:
+    # One object per grant within a decision scope, so ``may_each`` asks SQL once per scope.
+    return _memo(("grant_q", grant.pk, prefix), lambda: _build_grant_q(grant, prefix))
+
+
+def _build_grant_q(grant: Grant, prefix: str) -> Q:
     kind = grant.scope_kind
     if kind == ScopeKind.DISTRICT:
         if grant.scope_value is not None:
@@ -270,6 +338,10 @@ def _grant_q(grant: Grant, prefix: str) -> Q:
 
 
 def _contract_q(contract: Contract, prefix: str) -> Q:
+    return _memo(("contract_q", contract.pk, prefix), lambda: _build_contract_q(contract, prefix))
+
+
+def _build_contract_q(contract: Contract, prefix: str) -> Q:
     if contract.covers_all_schools:
         return Q(**{f"{prefix}pk__isnull": False})
     return _school_codes_q([str(code) for code in contract.schools], prefix)
@@ -287,13 +359,19 @@ def _grant_covers(grant: Grant, action: Action, category: DataCategory) -> Reaso
 
 
 def _open_break_glass(user_id: int, category: DataCategory) -> BreakGlassGrant | None:
-    now = timezone.now()
-    for bg in BreakGlassGrant.objects.filter(
-        user_id=user_id, closed_at__isnull=True, opened_at__lte=now, expires_at__gt=now
-    ):
+    for bg in _memo(("break_glass", user_id), lambda: _read_open_break_glass(user_id)):
         if category.value in bg.categories:
             return bg
     return None
+
+
+def _read_open_break_glass(user_id: int) -> list[BreakGlassGrant]:
+    now = timezone.now()
+    return list(
+        BreakGlassGrant.objects.filter(
+            user_id=user_id, closed_at__isnull=True, opened_at__lte=now, expires_at__gt=now
+        ).order_by("pk")
+    )
 
 
 @dataclass
@@ -338,7 +416,7 @@ def _resolve(actor: Actor, action: Action, category: DataCategory, prefix: str) 
         )
         return _Resolved(None, [(_contract_q(contract, prefix), decision)])
     assert user_id is not None
-    grants = list(Grant.objects.current().filter(user_id=user_id).order_by("pk"))
+    grants = _current_grants(user_id)
     scopes: list[tuple[Q, Decision]] = []
     worst = Reason.NO_GRANT
     for grant in grants:
@@ -381,21 +459,55 @@ def may(
     Every view, API endpoint, export, report and SFTP operation asks this. Uses of a
     break-glass grant are audited here; the read itself is audited by the caller (selectors).
     """
+    return may_each(actor, action, [category], student)[DataCategory(category)]
+
+
+def may_each(
+    actor: Actor,
+    action: Action | str,
+    categories: Iterable[DataCategory | str],
+    student: int | StudentLike,
+) -> dict[DataCategory, Decision]:
+    """``may()`` for several categories of one student, in the order given.
+
+    The same decision as one ``may()`` per category; the actor's facts are read once and each
+    distinct scope (a grant's, a contract's) is tested against the student's row once.
+    """
     act = Action(action)
-    cat = DataCategory(category)
-    resolved = _resolve(actor, act, cat, prefix="")
-    if resolved.denial is not None:
-        return _deny(resolved.denial)
     pk = _student_pk(student)
     students = _model(STUDENT_MODEL).objects.filter(pk=pk)
+    # id(Q) -> (Q, the student matches it). Holding the Q keeps its id from being reused; the
+    # scopes of grants and contracts are memoized, so each distinct scope is asked once.
+    in_scope: dict[int, tuple[Q, bool]] = {}
+    answers: dict[DataCategory, Decision] = {}
+    with decision_scope():
+        for category in categories:
+            cat = DataCategory(category)
+            answers[cat] = _decide(actor, act, cat, pk, students, in_scope)
+    return answers
+
+
+def _decide(
+    actor: Actor,
+    action: Action,
+    category: DataCategory,
+    pk: int,
+    students: QuerySet[Any],
+    in_scope: dict[int, tuple[Q, bool]],
+) -> Decision:
+    resolved = _resolve(actor, action, category, prefix="")
+    if resolved.denial is not None:
+        return _deny(resolved.denial)
     for q, decision in resolved.scopes:
-        if students.filter(q).exists():
+        if id(q) not in in_scope:
+            in_scope[id(q)] = (q, students.filter(q).exists())
+        if in_scope[id(q)][1]:
             if decision.reason == Reason.BREAK_GLASS:
                 audit_record(
                     actor=actor,
                     action="access:breakglass:use",
                     students=[pk],
-                    categories=[cat.value],
+                    categories=[category.value],
                     purpose=decision.purpose,
                     target=f"break_glass:{decision.break_glass_id}",
                     details={"alert": True},
@@ -478,16 +590,38 @@ def visible_students(
 
 
 def category_fields(categories: frozenset[DataCategory]) -> set[str]:
-    """Every data element "model.field" of the records app in ``categories``."""
+    """Every data element "model.field" of the records app in ``categories`` (a new set)."""
     out: set[str] = set()
+    for category in categories:
+        out |= _fields_by_category().get(category, frozenset())
+    return out
+
+
+@functools.cache
+def _fields_by_category() -> dict[DataCategory, frozenset[str]]:
+    """Field metadata is fixed once the apps are loaded: read it once per process."""
+    found: dict[DataCategory, set[str]] = {}
     if not apps.is_installed("studentvault.records"):
-        return out
+        return {}
     for model in apps.get_app_config("records").get_models():
         for field in model._meta.get_fields():
             element = data_element_of(field)
-            if element is not None and element.category in categories:
-                out.add(f"{model._meta.model_name}.{field.name}")
-    return out
+            if element is not None:
+                found.setdefault(element.category, set()).add(
+                    f"{model._meta.model_name}.{field.name}"
+                )
+    return {category: frozenset(names) for category, names in found.items()}
+
+
+def vendor_contract(actor: Actor) -> Contract | None:
+    """The contract a vendor client, or a staff account bound to one, acts under (active or
+    not); None otherwise. Read once per ``decision_scope``."""
+    user_id = actor_user_id(actor)
+    if user_id is not None:
+        return _contract_of(actor, _load_staff(user_id))
+    if actor_client_id(actor) is not None:
+        return _contract_of(actor, None)
+    return None
 
 
 def contract_fields(actor: Actor) -> set[str]:

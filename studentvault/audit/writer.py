@@ -4,15 +4,18 @@ Invariants:
 - ``record`` is the only code that inserts ``AuditEntry`` rows (and their ``AuditEntryStudent``
   index rows). In the same transaction it moves the actor's ``ActorStudentRead`` times forward
   for a successful read, so the bulk-read rule's window always matches the committed log.
-- On PostgreSQL the entry, its index rows and the read window are one statement (one round
-  trip); elsewhere the ORM writes them.
+- On PostgreSQL one call of the function ``studentvault_audit_append`` (migration 0004) takes
+  the lock, reads the head, hashes and inserts the entry, its index rows and the read window:
+  one round trip. The hash it computes is recomputed here with ``chain.entry_hash`` and a
+  mismatch is refused (``AuditError``, the transaction rolls back). Elsewhere the ORM writes.
 - Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock(APPEND_LOCK)`` taken inside
   the transaction, on SQLite by the database write lock (``BEGIN IMMEDIATE``, set in settings).
-  The head is read after the lock is held, so sequence numbers are gap-free and each entry links
-  to the committed entry before it.
+  The head is read after the lock is held (in its own statement, so under a fresh snapshot), so
+  sequence numbers are gap-free and each entry links to the committed entry before it.
 - ``record`` runs inside the caller's transaction when there is one: the entry commits or rolls
-  back with the change it records. The lock is then held until the caller's transaction ends,
-  so callers write the audit entry as the last step of their transaction.
+  back with the change it records (no savepoint of its own: a failed append dooms the caller's
+  whole transaction). The lock is then held until the caller's transaction ends, so callers
+  write the audit entry as the last step of their transaction.
 - No PII values: student data is referenced by integer primary key and data category only.
   Free text (username, user agent, purpose, target, details) is stored as given, cut to the
   column's length; it is escaped when shown (``display.printable``).
@@ -172,17 +175,20 @@ def record(
     using = router.db_for_write(AuditEntry)
     # A successful read of students feeds the bulk-read rule's window (alerts, ADR 0037).
     reads = student_list if outcome == "success" and is_read(action) else []
-    with transaction.atomic(using=using):
-        last_seq, last_hash = _lock_and_read_head(using)
-        fields["seq"] = last_seq + 1
-        fields["prev_hash"] = last_hash
-        fields["entry_hash"] = chain.entry_hash(fields)
-        entry = AuditEntry(**fields)
+    # No savepoint: inside a caller's transaction a failed append must doom all of it (and a
+    # savepoint would be two more round trips while the append lock is held).
+    with transaction.atomic(using=using, savepoint=False):
         if connections[using].vendor == "postgresql":
-            _insert_postgres(using, fields, student_list, reads)
+            _append_postgres(using, fields, student_list, reads)
+            entry = AuditEntry(**fields)
             entry._state.adding = False
             entry._state.db = using
         else:
+            last_seq, last_hash = _lock_and_read_head(using)
+            fields["seq"] = last_seq + 1
+            fields["prev_hash"] = last_hash
+            fields["entry_hash"] = chain.entry_hash(fields)
+            entry = AuditEntry(**fields)
             entry.save(force_insert=True, using=using)
             if student_list:
                 AuditEntryStudent.objects.using(using).bulk_create(
@@ -222,28 +228,42 @@ def _note_reads(using: str, actor_id: str, students: list[int], when: datetime) 
         cursor.execute(_READ_UPSERT.format(values=values, later=later), params)
 
 
-_INSERT_COLUMNS = (*chain.HASHED_FIELDS, "entry_hash")
-# One round trip on PostgreSQL: the entry, its student index rows and the read window.
-_POSTGRES_INSERT = (
-    f"WITH e AS (INSERT INTO audit_auditentry ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed column names
-    f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))}) RETURNING seq), "
-    "s AS (INSERT INTO audit_auditentrystudent (entry_id, student_id) "
-    "SELECT e.seq, x FROM e, unnest(%s::bigint[]) AS x), "
-    "r AS (INSERT INTO audit_actorstudentread (actor_id, student_id, last_read_at) "
-    "SELECT %s, x, %s FROM unnest(%s::bigint[]) AS x "
-    "ON CONFLICT (actor_id, student_id) DO UPDATE SET last_read_at = "
-    "GREATEST(audit_actorstudentread.last_read_at, EXCLUDED.last_read_at)) "
-    "SELECT seq FROM e"
+# The canonical bytes up to the opening bracket, and the bytes of a placeholder head
+# (seq 0, empty prev_hash): the function splices the real ``seq`` and ``prev_hash`` in between.
+_HASH_HEAD = chain.HASH_VERSION + b"["
+_PLACEHOLDER = b'0,"",'
+_APPEND_CALL = (
+    "SELECT new_seq, new_prev_hash, new_entry_hash FROM studentvault_audit_append("  # noqa: S608 - placeholders only
+    "%s::bigint, %s::text, %s::bytea, %s::bytea, %s::timestamptz, "
+    + ", ".join(["%s::text"] * 16)
+    + ", %s::bigint[], %s::bigint[])"
 )
+_APPEND_ARGUMENTS = chain.HASHED_FIELDS[2:]  # occurred_at ... site, in the function's order
 
 
-def _insert_postgres(
-    using: str, fields: Mapping[str, object], students: list[int], reads: list[int]
+def _append_postgres(
+    using: str, fields: dict[str, object], students: list[int], reads: list[int]
 ) -> None:
-    params: list[Any] = [fields[name] for name in _INSERT_COLUMNS]
-    params += [students, fields["actor_id"], fields["occurred_at"], reads]
+    """Lock, head, hash and insert in one call of ``studentvault_audit_append``; sets ``seq``,
+    ``prev_hash`` and ``entry_hash`` in ``fields`` after checking the hash here."""
+    placeholder = chain.canonical({**fields, "seq": 0, "prev_hash": ""})
+    prefix = _HASH_HEAD + _PLACEHOLDER
+    assert placeholder.startswith(prefix)
+    params: list[Any] = [APPEND_LOCK, chain.GENESIS_HASH, _HASH_HEAD, placeholder[len(prefix) :]]
+    params += [fields[name] for name in _APPEND_ARGUMENTS]
+    params += [students, reads]
     with connections[using].cursor() as cursor:
-        cursor.execute(_POSTGRES_INSERT, params)
+        cursor.execute(_APPEND_CALL, params)
+        row = cursor.fetchone()
+    assert row is not None
+    fields["seq"] = int(row[0])
+    fields["prev_hash"] = str(row[1])
+    fields["entry_hash"] = chain.entry_hash(fields)
+    if fields["entry_hash"] != row[2]:
+        raise AuditError(
+            f"audit entry {fields['seq']}: the database computed hash {row[2]}, the writer "
+            f"{fields['entry_hash']}; refused (the append function and chain.py disagree)"
+        )
 
 
 def _after_commit(entry: AuditEntry) -> None:

@@ -27,19 +27,20 @@ from django.db.models import Q
 from studentvault import audit
 from studentvault.access.policy import (
     Action,
-    actor_client_id,
-    actor_user_id,
     category_fields,
     contract_fields,
     current_school_year,
+    decision_scope,
     may,
+    may_each,
     student_scope_filter,
+    vendor_contract,
 )
 from studentvault.audit.disclosures import record_disclosure
 from studentvault.core.actors import Actor, ActorKind
 from studentvault.core.categories import RESTRICTED_CATEGORIES, DataCategory
 from studentvault.crypto.blind_index import index_for
-from studentvault.people.models import Contract, StaffProfile, VendorClient
+from studentvault.people.models import Contract
 
 from .codes import code_set
 from .models import Assessment, Course, District, Enrollment, School, Student
@@ -100,6 +101,7 @@ def _current_enrollments(ids: list[int], school_year: int) -> dict[int, Enrollme
     return found
 
 
+@decision_scope()  # the actor's facts are read once per call
 def student_search(
     *, actor: Actor, query: StudentQuery, limit: int = SEARCH_LIMIT
 ) -> tuple[list[StudentRow], bool]:
@@ -189,6 +191,7 @@ _REASON_TEXT = {
 }
 
 
+@decision_scope()  # the actor's facts are read once per call
 def student_record(*, actor: Actor, student_id: int, purpose: str = "") -> StudentRecord:
     """The record of one student, cut to the categories ``actor`` may read.
 
@@ -201,8 +204,7 @@ def student_record(*, actor: Actor, student_id: int, purpose: str = "") -> Stude
         raise StudentNotFound(student_id)
     allowed: list[DataCategory] = []
     denied: list[tuple[DataCategory, str]] = []
-    for category in DataCategory:
-        decision = may(actor, Action.READ, category, student)
+    for category, decision in may_each(actor, Action.READ, DataCategory, student).items():
         if decision:
             allowed.append(category)
         else:
@@ -232,6 +234,7 @@ def student_record(*, actor: Actor, student_id: int, purpose: str = "") -> Stude
     )
 
 
+@decision_scope()  # the actor's facts are read once per call
 def visible_student_count(*, actor: Actor) -> int:
     """How many students the actor's enrollment grants reach (a count: not audited as a read)."""
     scope = student_scope_filter(actor, DataCategory.ENROLLMENT)
@@ -343,28 +346,12 @@ def _release_row(row: models.Model, released: set[str]) -> dict[str, object]:
     return out
 
 
-def _vendor_contract(actor: Actor) -> Contract | None:
-    client_id = actor_client_id(actor)
-    if client_id is not None:
-        binding = (
-            VendorClient.objects.filter(application__client_id=client_id)
-            .select_related("contract__vendor")
-            .first()
-        )
-        return binding.contract if binding is not None else None
-    user_id = actor_user_id(actor)
-    if user_id is None:
-        return None
-    profile = StaffProfile.objects.filter(user_id=user_id).select_related("contract").first()
-    return profile.contract if profile is not None else None
-
-
 def _disclosure_contract(actor: Actor) -> Contract | None:
     """The contract a vendor's release is made under (None for staff); looked up before the
     audit transaction so the audit chain's lock is held as briefly as possible."""
     if not _is_vendor(actor):
         return None
-    contract = _vendor_contract(actor)
+    contract = vendor_contract(actor)
     if contract is None:  # may() allowed the read, so a contract exists; fail closed anyway
         raise StudentNotFound(0)
     return contract
@@ -392,6 +379,7 @@ def _used_fields(model_name: str, rows: list[dict[str, object]]) -> set[str]:
     return {f"{model_name}.{name}" for row in rows for name in row}
 
 
+@decision_scope()  # the actor's facts are read once per call
 def api_student_page(
     *,
     actor: Actor,
@@ -459,18 +447,22 @@ def api_student_page(
     return ApiStudentPage(rows, next_after)
 
 
+@decision_scope()  # the actor's facts are read once per call
 def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
     """One student's own fields (demographics, enrollment identifiers) the actor may receive.
 
     ``StudentNotFound`` when the student is missing or neither category is readable (the same
     error). Audited as ``records:student:read`` (channel api); vendor reads are disclosures.
     """
-    allowed = [c for c in API_STUDENT_CATEGORIES if may(actor, Action.READ, c, student_id)]
+    decisions = may_each(actor, Action.READ, API_STUDENT_CATEGORIES, student_id)
+    allowed = [c for c, decision in decisions.items() if decision]
     student = Student.objects.filter(pk=student_id).first() if allowed else None
     if student is None:
         raise StudentNotFound(student_id)
     row = _release_row(student, _released_fields(actor, allowed))
     contract = _disclosure_contract(actor)
+    # The audit entry and the disclosure are the whole transaction: the append lock is held
+    # from the first append to the commit, and nothing else runs in between.
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -483,6 +475,7 @@ def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
     return {"id": student.pk, **row}
 
 
+@decision_scope()  # the actor's facts are read once per call
 def api_student_category(
     *, actor: Actor, student_id: int, category: DataCategory, purpose: str = ""
 ) -> ApiCategoryRecords:
