@@ -145,6 +145,10 @@ def run(args: argparse.Namespace, district: Path) -> int:
 
     Engine.apply = timed_apply  # type: ignore[method-assign]
     profiler = cProfile.Profile() if args.profile else None
+    backend = backend_cpu_reader(connection)
+    load_before = os.getloadavg()
+    backend_before = backend()
+    cpu_started = time.process_time()
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -152,6 +156,9 @@ def run(args: argparse.Namespace, district: Path) -> int:
     if profiler:
         profiler.disable()
     import_s = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu_started
+    backend_cpu = backend() - backend_before if backend_before is not None else None
+    load_after = os.getloadavg()
     if run_.status != ImportRun.Status.COMMITTED:
         print(f"import {run_.status}: {run_.report.get('problems', [])[:3]}")
         return 1
@@ -160,6 +167,15 @@ def run(args: argparse.Namespace, district: Path) -> int:
     print(f"pipeline import: {import_s:.1f} s, {students / import_s:,.0f} students/s "
           f"({run_.added:,} rows added, {rows / import_s:,.0f} rows/s; encrypted fields, "
           f"blind indexes, authorization, {audited} audit entries)")  # fmt: skip
+    server = f"{backend_cpu:.1f} s" if backend_cpu is not None else "not readable"
+    print(f"CPU during the import: this process {client_cpu:.1f} s, its PostgreSQL backend "
+          f"{server}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
+          f"({os.cpu_count()} CPUs)")  # fmt: skip
+    if backend_cpu is not None:
+        busy = client_cpu + backend_cpu
+        print(f"students per CPU-second (client + backend): {students / busy:,.0f}; with both "
+              f"on their own core, the slower of the two bounds the rate at "
+              f"{students / max(client_cpu, backend_cpu):,.0f} students/s")  # fmt: skip
 
     with connection.cursor() as cursor:
         with students_csv.open(encoding="utf-8") as handle:
@@ -187,6 +203,24 @@ def run(args: argparse.Namespace, district: Path) -> int:
         profiler.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(35)
     return 0
+
+
+def backend_cpu_reader(connection: Any) -> Any:
+    """A function giving the CPU seconds used so far by this connection's PostgreSQL backend
+    (from /proc: the server runs on this machine), or None when it cannot be read."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    return read
 
 
 if __name__ == "__main__":

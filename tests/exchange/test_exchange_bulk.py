@@ -321,3 +321,62 @@ def test_identical_rows_of_a_new_student_split_between_a_bulk_and_a_general_batc
 
 def run_student(sasid: str) -> int:
     return Student.objects.get(sasid_index=index_for("sasid", sasid)).pk
+
+
+def test_the_lean_parse_gives_exactly_the_reference_parse(
+    alice: Actor, district_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file of the district, parsed by the lean pass and by the reference loop (the lean
+    pass switched off), gives equal rows: values, provided elements, linked students, keys."""
+    assert import_files(actor=alice, format_name="district", paths=[district_copy]).status == (
+        "committed"
+    )
+    from studentvault.core.elements import data_element_of
+    from studentvault.exchange.formats import FormatOptions, get_format
+    from studentvault.exchange.intake import receive
+    from studentvault.records.district_files import value_fields
+
+    fmt = get_format("district")
+    received = [receive(p, text=True) for p in fmt.expand([district_copy])]
+    results: dict[str, list[Any]] = {}
+    lean_answers: list[bool] = []
+    original = engine.Engine._parse_valid
+
+    def recorded(self: engine.Engine, *args: Any) -> Any:
+        answer = original(self, *args)
+        lean_answers.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(engine.Engine, "_parse_valid", recorded)
+    for lean in (True, False):
+        if not lean:
+            monkeypatch.setattr(engine.Engine, "_parse_valid", lambda *args: None)
+        runner = engine.Engine(actor=alice)
+        runner._load_orgs()
+        for canonical in fmt.canonical_files(received, FormatOptions()):
+            fields = [(f, data_element_of(f)) for f in value_fields(canonical.spec.model)]
+            seen: set[Any] = set()
+            rows = list(canonical.rows)
+            parsed = runner._parse_batch(canonical, fields, rows, seen)
+            results.setdefault(canonical.name, []).append((parsed, seen))
+            assert not runner.problems, canonical.name
+    assert len(lean_answers) == len(results) and all(lean_answers)  # the lean pass answered
+    for name, ((lean_rows, lean_seen), (reference_rows, reference_seen)) in results.items():
+        assert len(lean_rows) == len(reference_rows) > 0, name
+        assert lean_rows == reference_rows, name
+        assert lean_seen == reference_seen, name
+
+
+def test_the_lean_parse_leaves_a_bad_batch_to_the_reference_parse(
+    alice: Actor, district_copy: Path
+) -> None:
+    header, rows = read_csv(district_copy / "students.csv")
+    rows[3] = rows[3][:]
+    rows[3][header.index("birth_date")] = "31/12/2011"
+    rows[7][header.index("sasid")] = rows[5][header.index("sasid")]
+    write_csv(district_copy / "students.csv", header, rows)
+    run = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert run.status == ImportRun.Status.REJECTED
+    found = {(p["line"], p["field"]) for p in run.report["problems"]}
+    assert found == {(5, "birth_date"), (9, "sasid")}
+    assert not Student.objects.exists()
