@@ -23,7 +23,6 @@ Invariants:
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
+from .certificate import box_bounds
 from .table import Dimension
 
 FloatArray = npt.NDArray[np.float64]
@@ -44,8 +44,10 @@ IntArray = npt.NDArray[np.int64]
 _TOLERANCE = 1e-6
 # Components up to this many variables are solved with whole-component LPs.
 _DIRECT_MAX_VARIABLES = 300
-# Partners tried per dimension when looking for a protecting hypercube.
-_CUBE_PARTNERS = 4
+# Fast mode: a component with more variables than this is not solved by LP; its cells that the
+# box certificate cannot prove are reported as not proven (unprotected), never as passed. One
+# LP on the 58,000-variable component of the 1,000,000-student table took minutes.
+FAST_LP_MAX_VARIABLES = 20_000
 # Components up to this many variables are solved on one warm-started HiGHS model (highspy):
 # built once, only the objective changes between the LPs of its cells. Column generation
 # (cold scipy LPs on growing subsets) is kept beyond. 0 turns the warm-started path off.
@@ -158,8 +160,8 @@ def attacker_intervals(
     cube_lo, cube_hi = exact.copy(), exact.copy()
     if required_width is not None and dimensions is not None:
         wanted &= required_width > 0
-        cube_lo, cube_hi = _hypercube_moves(
-            dimensions, exact, upper, hidden, wanted, required_width
+        cube_lo, cube_hi = box_bounds(
+            dimensions, exact, lower, upper, wanted, required=required_width
         )
         wanted &= (cube_hi - cube_lo) < required_width
 
@@ -196,6 +198,19 @@ def attacker_intervals(
         largest = max(largest, int(cols.size))
         ids = var_ids[cols]
         targets = wanted[ids] if fast else hidden[ids]
+        if fast and (not targets.any() or cols.size > FAST_LP_MAX_VARIABLES):
+            # nothing left to prove here, or too large for LP: keep the certificate's inner
+            # interval (exact = False), widened by restricted LPs for the unproven cells; a
+            # cell still too narrow then fails the verdict (not proven is never passed)
+            lo_out[ids] = cube_lo[ids]
+            hi_out[ids] = cube_hi[ids]
+            assert dimensions is not None
+            for cell in ids[targets].tolist():
+                lo_r, hi_r = restricted_bounds(matrix, exact, lower, upper, dimensions, cell)
+                lps += 2
+                lo_out[cell] = min(lo_out[cell], lo_r)
+                hi_out[cell] = max(hi_out[cell], hi_r)
+            continue
         if rows.size == 0:
             lo, hi = lower[ids].copy(), upper[ids].copy()
             inner_lo, inner_hi, solved = lo, hi, 0
@@ -223,83 +238,74 @@ def attacker_intervals(
     return AttackerIntervals(lo_out, hi_out, exact_out, components, largest, lps)
 
 
-def _hypercube_moves(
-    dimensions: Sequence[Dimension],
-    values: FloatArray,
-    upper: FloatArray,
-    movable: BoolArray,
-    targets: BoolArray,
-    required_width: IntArray,
-) -> tuple[FloatArray, FloatArray]:
-    """Inner bounds from hypercubes: values a target provably reaches in a feasible table.
+# Restricted LPs (fast mode, cells of components too large for LP that the box certificate
+# cannot prove): the cell's slice of the spread dimension and this many sibling slices vary,
+# every other cell is held at its true value.
+RESTRICTED_SLICES = 40
 
-    In each dimension pick a partner code: a sibling leaf (opposite sign) or, for a leaf
-    directly under the total, the total (same sign). Adding +t/-t on the 2^D corners keeps
-    every equation of the table; if all corners are hidden, the attacker cannot exclude
-    x + t d for t between -(smallest + corner) and +(smallest - corner). Searches a few
-    partners per dimension, stops at the first cube wide enough.
+
+def restricted_bounds(
+    matrix: sp.csr_matrix,
+    values: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    dimensions: Sequence[Dimension],
+    cell: int,
+    slices: int = RESTRICTED_SLICES,
+) -> tuple[float, float]:
+    """(lo, hi) the cell provably reaches: LP optimum over a subset of the variables.
+
+    Only the variables of the cell's slice of the spread dimension (the one with most codes)
+    and of ``slices`` sibling slices move; the others stay at their true values. Every
+    solution is therefore a feasible table of the whole problem, so [lo, hi] lies inside the
+    attacker's interval (an inner bound, as the certificate's; rounded inward to integers).
+    Siblings are ranked by their hidden mass on the cell's lines.
     """
     shape = tuple(len(d.codes) for d in dimensions)
-    strides = [int(np.prod(shape[k + 1 :])) for k in range(len(shape))]
-    lo = values.copy()
-    hi = values.copy()
-    options: list[list[list[tuple[int, int]]]] = []  # [dim][code] -> [(partner, sign)]
-    for dim in dimensions:
-        leaf = [not kids for kids in dim.children]
-        per_code: list[list[tuple[int, int]]] = []
-        for code in range(len(dim.codes)):
-            parent = dim.parent[code]
-            choices: list[tuple[int, int]] = []
-            if code == 0:
-                choices = [(kid, 1) for kid in dim.children[0] if leaf[kid]]
-            elif leaf[code]:
-                choices = [(sib, -1) for sib in dim.children[parent] if sib != code and leaf[sib]]
-                if parent == 0:
-                    choices.append((0, 1))
-            per_code.append(choices)
-        options.append(per_code)
-    for target in np.flatnonzero(targets):
-        index = [int(i) for i in np.unravel_index(int(target), shape)]
-        partners: list[list[tuple[int, int]]] = []
-        for k, code in enumerate(index):
-            usable = []
-            for partner, sign in options[k][int(code)]:
-                neighbour = int(target) + (partner - int(code)) * strides[k]
-                if movable[neighbour]:
-                    usable.append((neighbour - int(target), sign, values[neighbour]))
-            usable.sort(key=lambda item: -item[2])
-            partners.append([(offset, sign) for offset, sign, _ in usable[:_CUBE_PARTNERS]])
-        if any(not p for p in partners):
-            continue
-        best_up = best_down = 0.0
-        need = float(required_width[target])
-        for choice in itertools.product(*partners):
-            up = down = math.inf
-            ok = True
-            for bits in itertools.product((0, 1), repeat=len(choice)):
-                corner = int(target)
-                sign = 1
-                for bit, (offset, partner_sign) in zip(bits, choice, strict=True):
-                    if bit:
-                        corner += offset
-                        sign *= partner_sign
-                if not movable[corner]:
-                    ok = False
-                    break
-                room = upper[corner] - values[corner]
-                if sign > 0:
-                    down = min(down, values[corner])
-                    up = min(up, room)
-                else:
-                    up = min(up, values[corner])
-                    down = min(down, room)
-            if ok and up + down > best_up + best_down:
-                best_up, best_down = up, down
-                if best_up + best_down >= need:
-                    break
-        lo[target] = values[target] - best_down
-        hi[target] = values[target] + best_up
-    return lo, hi
+    spread = int(np.argmax(shape))
+    dim = dimensions[spread]
+    index = np.unravel_index(cell, shape)
+    code = int(index[spread])
+    movable = lower < upper
+    parent = dim.parent[code] if code != 0 else 0
+    family = [k for k in dim.children[parent] if k != code]
+    if code != 0 and parent == 0:
+        family.append(0)
+    moved = np.moveaxis(movable.reshape(shape), spread, 0)
+    mass = np.moveaxis((values * movable).reshape(shape), spread, 0)
+    other = [int(i) for k, i in enumerate(index) if k != spread]
+    # positions of the slice on the cell's lines where the cell's own slice can move: a
+    # sibling helps when it can move at the same positions (most shared first, then mass)
+    grids = np.meshgrid(*[np.arange(n) for k, n in enumerate(shape) if k != spread], indexing="ij")
+    near = np.zeros(grids[0].shape, dtype=bool) if grids else np.ones((), dtype=bool)
+    for grid, c in zip(grids, other, strict=True):
+        near |= grid == c
+    near &= moved[code]
+    family_ids = np.array(family, dtype=np.int64)
+    shared = (moved[family_ids] & near).reshape(family_ids.size, -1).sum(axis=1)
+    weight = (mass[family_ids] * near).reshape(family_ids.size, -1).sum(axis=1)
+    score = shared * (float(weight.max(initial=0.0)) + 1.0) + weight
+    chosen = [code] + [family[i] for i in np.argsort(-score, kind="stable")[:slices]]
+    select = np.zeros(shape[spread], dtype=bool)
+    select[chosen] = True
+    shape_sel = [1] * len(shape)
+    shape_sel[spread] = shape[spread]
+    variables = (movable.reshape(shape) & select.reshape(shape_sel)).ravel()
+    ids = np.flatnonzero(variables)
+    rhs = -(matrix @ np.where(variables, 0.0, values))
+    sub = sp.csr_matrix(matrix.tocsc()[:, ids])
+    rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+    sub = sp.csr_matrix(sub[rows])
+    target = int(np.searchsorted(ids, cell))
+    bounds = []
+    for sign in (1.0, -1.0):
+        objective = np.zeros(ids.size)
+        objective[target] = sign
+        point = _solve(objective, sub, rhs[rows], lower[ids], upper[ids])
+        bounds.append(-sign * np.inf if point is None else float(point[target]))
+    lo = math.ceil(bounds[0] - _TOLERANCE)
+    hi = bounds[1] if math.isinf(bounds[1]) else math.floor(bounds[1] + _TOLERANCE)
+    return float(lo), float(hi)
 
 
 def _implied_bounds(

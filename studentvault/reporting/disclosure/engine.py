@@ -14,6 +14,7 @@ from .suppress import (
     BoolArray,
     FloatArray,
     SuppressionProblem,
+    certified_pattern,
     exact_pattern,
     heuristic_pattern,
 )
@@ -90,6 +91,13 @@ def solve_problem(
         pattern = exact_pattern(problem)
         if pattern is not None:
             return pattern, "exact"
+    if n > EXACT_INTERVALS_MAX_CELLS and problem.dimensions is not None:
+        # large tables: a pattern the box certificate proves (LP only for what it cannot)
+        hidden, failing = certified_pattern(problem)
+        if not failing.any():
+            return hidden, "heuristic (box completion)"
+        hidden, _ = heuristic_pattern(problem, start=hidden)
+        return hidden, "heuristic (box completion + audit rounds)"
     hidden, _ = heuristic_pattern(problem, prune=n <= PRUNE_MAX_CELLS)
     return hidden, "heuristic" if not use_exact else "heuristic (exact method ran out of time)"
 

@@ -29,12 +29,18 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from .audit import PatternAudit, audit_pattern
+from .audit import PatternAudit, audit_pattern, restricted_bounds
+from .certificate import box_bounds
 from .table import Dimension
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+# Heuristic for large tables: restricted LPs are tried once at most this many cells are left
+# unproven by the box certificate (each costs two LPs of a few thousand variables).
+RESTRICTED_MAX_CELLS = 64
 
 
 @dataclass(frozen=True)
@@ -184,9 +190,13 @@ def heuristic_pattern(
     *,
     prune: bool = False,
     max_rounds: int = 200,
+    start: BoolArray | None = None,
 ) -> tuple[BoolArray, PatternAudit]:
-    """A pattern that passes the audit when one exists among eligible cells (see module doc)."""
-    hidden = problem.must_hide.copy()
+    """A pattern that passes the audit when one exists among eligible cells (see module doc).
+
+    ``start``: cells already chosen (e.g. by ``certified_pattern``), kept hidden.
+    """
+    hidden = problem.must_hide.copy() if start is None else start | problem.must_hide
     lines = _Lines(problem, hidden)
     _repair_lines(lines, np.flatnonzero(lines.hidden_count > 0))
     audit = problem.audit(hidden)
@@ -225,6 +235,134 @@ def heuristic_pattern(
     if prune and audit.passed:
         hidden, audit = _prune(problem, hidden, problem.audit(hidden))
     return hidden, audit
+
+
+def box_failures(problem: SuppressionProblem, hidden: BoolArray) -> BoolArray:
+    """Sensitive cells the box certificate (certificate.py) does not prove wide enough."""
+    if problem.dimensions is None:
+        raise ValueError("box certificates need the table's dimensions")
+    values = problem.values.astype(np.float64)
+    pub_lo = values if problem.published_lo is None else problem.published_lo
+    pub_hi = values if problem.published_hi is None else problem.published_hi
+    upper_hidden = np.inf if problem.hidden_upper is None else problem.hidden_upper
+    lower = np.where(hidden, 0.0, pub_lo)
+    upper = np.where(hidden, upper_hidden, pub_hi)
+    targets = problem.sensitive & hidden
+    lo, hi = box_bounds(
+        problem.dimensions, values, lower, upper, targets, required=problem.required_width
+    )
+    failing: BoolArray = targets & ((hi - lo) < problem.required_width)
+    if 0 < int(failing.sum()) <= RESTRICTED_MAX_CELLS:
+        # the few left: restricted LPs (audit.restricted_bounds), also an inner bound
+        for cell in np.flatnonzero(failing).tolist():
+            lo_r, hi_r = restricted_bounds(
+                problem.matrix, values, lower, upper, problem.dimensions, cell
+            )
+            if max(hi[cell], hi_r) - min(lo[cell], lo_r) >= problem.required_width[cell]:
+                failing[cell] = False
+    return failing
+
+
+def _box_completion(problem: SuppressionProblem, lines: _Lines, failing: BoolArray) -> list[int]:
+    """Hide the margin cells that complete a fan of boxes around each failing cell.
+
+    Axes: the spread dimension is the one with most codes, ``a`` the next; the fan runs over
+    the codes ``q`` of the last dimension. A fan with ``a``'s partner = its total needs the
+    cells (s, total_a, c_b) and (s, total_a, q) hidden for every q whose (s, c_a, q) is hidden
+    (certificate.py); this hides those that are eligible. A failing cell on a's total gets the
+    smallest other margins of its line, until they hold twice its required width. Returns the
+    cells hidden (3-D tables only; others return nothing).
+    """
+    dims = problem.dimensions
+    assert dims is not None
+    if len(dims) != 3:
+        return []
+    shape = tuple(len(d.codes) for d in dims)
+    spread, axis_a, axis_b = sorted(range(3), key=lambda k: -shape[k])
+    perm = (spread, axis_a, axis_b)
+    dim_a = dims[axis_a]
+    flat_ids = np.transpose(np.arange(problem.values.size).reshape(shape), perm)
+    hidden3 = lines.hidden[flat_ids]
+    fail3 = failing[flat_ids]
+    fail3[:, :, 0] = False  # fans need a leaf of b
+    under_total = np.array([p == 0 for p in dim_a.parent])  # leaves directly under the total
+    leaf_fail = fail3 & under_total[None, :, None]
+    row_fail = leaf_fail.any(axis=2)  # (s, a): some failing cell in that line
+    need = (row_fail[:, :, None] & hidden3).any(axis=1) | leaf_fail.any(axis=1)  # (s, q)
+    need[:, 0] = False
+    added: list[int] = []
+    for s_code, q in zip(*np.nonzero(need), strict=True):
+        flat = int(flat_ids[s_code, 0, q])
+        if not lines.hidden[flat] and problem.eligible[flat]:
+            lines.hide(flat)
+            added.append(flat)
+    values = problem.values
+    for s_code, q in zip(*np.nonzero(fail3[:, 0, :]), strict=True):
+        margins = [int(flat_ids[s_code, 0, r]) for r in range(1, shape[axis_b]) if r != q]
+        margins.sort(key=lambda f: values[f])
+        mass = 0.0
+        target = 2.0 * float(problem.required_width[flat_ids[s_code, 0, q]])
+        for flat in margins:
+            if mass >= target:
+                break
+            mass += float(values[flat])
+            if not lines.hidden[flat] and problem.eligible[flat]:
+                lines.hide(flat)
+                added.append(flat)
+    return added
+
+
+def certified_pattern(
+    problem: SuppressionProblem, *, max_rounds: int = 8
+) -> tuple[BoolArray, BoolArray]:
+    """A pattern for large tables whose protection the box certificate proves without LP.
+
+    Line repair, then rounds of box completion (``_box_completion``) for the cells the
+    certificate cannot prove; from the third round on, every eligible cell of their lines
+    inside their slice of the spread dimension is hidden too. Returns (hidden, failing): the
+    sensitive cells still unproven after ``max_rounds`` (the caller's audit decides them by LP).
+    """
+    dims = problem.dimensions
+    if dims is None:
+        raise ValueError("certified_pattern needs the table's dimensions")
+    hidden = problem.must_hide.copy()
+    lines = _Lines(problem, hidden)
+    _repair_lines(lines, np.flatnonzero(lines.hidden_count > 0))
+    shape = tuple(len(d.codes) for d in dims)
+    spread = int(np.argmax(shape))
+    strides = [int(np.prod(shape[k + 1 :])) for k in range(len(shape))]
+    # complete boxes around every sensitive cell before the first certificate
+    first = _box_completion(problem, lines, problem.sensitive.copy())
+    if first:
+        _repair_lines(lines, np.unique(np.concatenate([lines.rows_of(c) for c in first])))
+    failing = box_failures(problem, hidden)
+    for round_ in range(max_rounds):
+        if not failing.any():
+            break
+        cells = np.flatnonzero(failing)
+        added = _box_completion(problem, lines, failing)
+        if round_ >= 2 or not added:
+            for cell in cells.tolist():
+                for row in lines.rows_of(cell):
+                    members, _ = lines.line(int(row))
+                    # lines along the spread dimension hold every school: leave them alone
+                    step = np.abs(np.diff(np.sort(members)))
+                    if (
+                        members.size > 1
+                        and np.all(step % strides[spread] == 0)
+                        and strides[spread] != 1
+                        and np.all(step >= strides[spread])
+                    ):
+                        continue
+                    for member in members[problem.eligible[members] & ~hidden[members]]:
+                        lines.hide(int(member))
+                        added.append(int(member))
+        if not added:
+            break
+        touched = np.unique(np.concatenate([lines.rows_of(c) for c in added]))
+        _repair_lines(lines, touched)
+        failing = box_failures(problem, hidden)
+    return hidden, failing
 
 
 def _prune(
