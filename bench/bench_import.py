@@ -144,6 +144,18 @@ def run(args: argparse.Namespace, district: Path) -> int:
             by_file[source.name] = time.perf_counter() - started
 
     Engine.apply = timed_apply  # type: ignore[method-assign]
+    # The backend's CPU when every row is written and the commit (deferred foreign-key checks,
+    # audit entries) is about to start.
+    from studentvault.exchange import services
+
+    audit_commit = services._audit_commit
+    before_commit: list[tuple[float | None, float]] = []
+
+    def timed_audit_commit(*a: Any, **kw: Any) -> Any:
+        before_commit.append((backend(), time.perf_counter()))
+        return audit_commit(*a, **kw)
+
+    services._audit_commit = timed_audit_commit  # type: ignore[assignment]
     profiler = cProfile.Profile() if args.profile else None
     backend = backend_cpu_reader(connection)
     load_before = os.getloadavg()
@@ -171,6 +183,13 @@ def run(args: argparse.Namespace, district: Path) -> int:
     print(f"CPU during the import: this process {client_cpu:.1f} s, its PostgreSQL backend "
           f"{server}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
           f"({os.cpu_count()} CPUs)")  # fmt: skip
+    if before_commit and before_commit[0][0] is not None and backend_before is not None:
+        at_commit, commit_started = before_commit[0]
+        assert at_commit is not None
+        assert backend_cpu is not None
+        print(f"of which audit entries + commit (deferred foreign-key checks): "
+              f"{started + import_s - commit_started:.1f} s wall, backend "
+              f"{backend_cpu - (at_commit - backend_before):.1f} s CPU")  # fmt: skip
     if backend_cpu is not None:
         busy = client_cpu + backend_cpu
         print(f"students per CPU-second (client + backend): {students / busy:,.0f}; with both "

@@ -14,8 +14,10 @@ Invariants:
   blind index computed as ``index_for`` (empty when a source value is missing), so a row written
   here is read, decrypted and searched like any other;
 - it writes into the caller's connection and transaction (PostgreSQL: ``COPY ... FROM STDIN
-  (FORMAT binary)`` streamed by psycopg; other databases: one ``executemany`` INSERT with the
-  values Django's fields prepare), so the caller's rollback undoes it;
+  (FORMAT binary)`` streamed by psycopg, possibly kept open across batches of one table by
+  :class:`CopyStreams`, which finishes it before any other statement; other databases: one
+  ``executemany`` INSERT with the values Django's fields prepare), so the caller's rollback
+  undoes it;
 - it checks nothing and authorizes nothing: validation, authorization and audit are the
   engine's and the import service's, before and after it, as for the general path;
 - primary keys the caller needs (students, which later files point at) are taken from the
@@ -25,7 +27,8 @@ Invariants:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,18 +134,105 @@ def _column_types(connection: Any, table: str, names: list[str]) -> list[int]:
     return [oids[name] for name in names]
 
 
+class CopyStreams:
+    """PostgreSQL: one ``COPY ... FROM STDIN`` kept open across the batches of one table, so the
+    server stores a batch while the next one is parsed and sealed.
+
+    At most one stream is open. It is finished (the server has stored, or refused, every row
+    sent) before any other statement runs on the connection (an execute wrapper installed by
+    :meth:`active`), before a stream on another table opens, and when :meth:`active` is left;
+    an exception inside :meth:`active` abandons it (COPY fails, the caller's transaction rolls
+    back). Outside :meth:`active` nothing is kept open.
+    """
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+        self._types: dict[str, list[int]] = {}
+        self._open: tuple[str, Any, Any, Any] | None = None  # table, cursor, context, copy
+        self._active = False
+
+    @contextmanager
+    def active(self) -> Iterator[CopyStreams]:
+        """Streams may stay open inside this block; every other statement finishes them first."""
+        connection = connections[self.using]
+
+        def finish_first(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+            self.finish()
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(finish_first):
+            self._active = True
+            try:
+                yield self
+                self.finish()
+            except BaseException as error:
+                self._abandon(error)
+                raise
+            finally:
+                self._active = False
+
+    def writer(self, table: str, names: list[str]) -> Any:
+        """The open COPY into ``table`` (opened if needed) for rows of columns ``names``."""
+        if self._open is not None and self._open[0] == table:
+            return self._open[3]
+        self.finish()
+        from psycopg import sql
+
+        connection = connections[self.using]
+        types = self._types.get(table)
+        if types is None:
+            types = self._types[table] = _column_types(connection, table, names)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        )
+        cursor = connection.cursor()
+        context = cursor.cursor.copy(statement)
+        copy = context.__enter__()
+        copy.set_types(types)
+        self._open = (table, cursor, context, copy)
+        return copy
+
+    def finish(self) -> None:
+        """End the open stream, if any: raises the server's error if it refused a row."""
+        if self._open is None:
+            return
+        _, cursor, context, _ = self._open
+        self._open = None
+        try:
+            context.__exit__(None, None, None)
+        finally:
+            cursor.close()
+
+    def _abandon(self, error: BaseException) -> None:
+        if self._open is None:
+            return
+        _, cursor, context, _ = self._open
+        self._open = None
+        try:
+            context.__exit__(type(error), error, error.__traceback__)
+        finally:
+            cursor.close()
+
+    @property
+    def usable(self) -> bool:
+        return self._active and connections[self.using].vendor == "postgresql"
+
+
 def write_new(
     model: type[models.Model],
     rows: Sequence[dict[str, Any]],
     *,
     with_ids: bool = False,
     using: str = "default",
+    streams: CopyStreams | None = None,
 ) -> list[int]:
     """Store ``rows`` (attname -> value, as the engine parsed them) as new ``model`` rows.
 
     Returns the primary keys in the order of ``rows`` when ``with_ids``, else an empty list.
     The caller guarantees that every row is new and authorized, and runs this inside its
-    transaction.
+    transaction. With ``streams`` (inside ``streams.active()``, PostgreSQL, no ids wanted) the
+    rows go into the table's open COPY and may be stored after this returns, at the latest
+    before the next statement on the connection.
     """
     if not rows:
         return []
@@ -169,6 +259,13 @@ def write_new(
         else:
             columns.append(_plain_values(f, rows))
     names = [str(column.field.column) for column in plan]
+    if postgres and streams is not None and streams.usable and not with_ids:
+        copy = streams.writer(table, names)
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+        return ids
+    if streams is not None:
+        streams.finish()
     if postgres:
         from psycopg import sql
 

@@ -199,6 +199,7 @@ class Engine:
         self._scope_cache: dict[DataCategory, Any] = {}
         self._district_wide: dict[DataCategory, bool] = {}
         self._categories_cache: dict[tuple[str, ...], set[DataCategory]] = {}
+        self._streams = bulk.CopyStreams()
         self._keys: dict[str, dict[tuple[Any, ...], int]] = {}
         self._loaded_orgs = False
 
@@ -376,13 +377,17 @@ class Engine:
         seen: set[tuple[Any, ...]] = set()
         consumed: Counter[tuple[Any, ...]] = Counter()
         rows = iter(source.rows)
-        while batch := list(islice(rows, BATCH)):
-            parsed = self._parse_batch(source, fields, batch, seen)
-            counts.rows += len(batch)
-            if not self.failed:
-                self._write_batch(source, parsed, counts, consumed)
-            if self.progress:
-                self.progress(source.name, len(batch))
+        # Rows of students created by this run may stream into one COPY across batches; any
+        # other statement (a look-up, the general path, a progress callback that queries)
+        # finishes it first, and so does the end of the file.
+        with self._streams.active():
+            while batch := list(islice(rows, BATCH)):
+                parsed = self._parse_batch(source, fields, batch, seen)
+                counts.rows += len(batch)
+                if not self.failed:
+                    self._write_batch(source, parsed, counts, consumed)
+                if self.progress:
+                    self.progress(source.name, len(batch))
         counts.skipped = dict(source.skipped)
         counts.merged = dict(source.merged)
         counts.notes = list(source.notes)
@@ -751,7 +756,7 @@ class Engine:
             to_add.append(p)
         if self.failed:
             return
-        bulk.write_new(model, [p.values for p in to_add])
+        bulk.write_new(model, [p.values for p in to_add], streams=self._streams)
         counts.added += len(to_add)
         if to_add:
             self.touched_categories |= categories

@@ -380,3 +380,47 @@ def test_the_lean_parse_leaves_a_bad_batch_to_the_reference_parse(
     found = {(p["line"], p["field"]) for p in run.report["problems"]}
     assert found == {(5, "birth_date"), (9, "sasid")}
     assert not Student.objects.exists()
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="COPY streams exist on PostgreSQL only"
+)
+
+
+def disability_rows(district: District, count: int) -> list[dict[str, Any]]:
+    ids = bulk.write_new(
+        Student, [student_values(district, n) for n in range(count)], with_ids=True
+    )
+    return [{"student_id": pk, "disability_type": "SLI", "is_primary": True} for pk in ids]
+
+
+@postgres_only
+def test_an_open_copy_stream_is_finished_before_any_other_statement() -> None:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    rows = disability_rows(district, 4)
+    streams = bulk.CopyStreams()
+    with streams.active():
+        bulk.write_new(Disability, rows[:2], streams=streams)
+        bulk.write_new(Disability, rows[2:], streams=streams)
+        assert streams._open is not None  # still streaming: nothing else ran yet
+        assert Disability.objects.count() == 4  # the query finished the stream first
+        assert streams._open is None
+        bulk.write_new(Disability, rows[:1], streams=streams)
+    assert streams._open is None  # leaving the block finishes it
+    assert Disability.objects.count() == 5
+    assert {d.disability_type for d in Disability.objects.all()} == {"SLI"}
+
+
+@postgres_only
+def test_an_error_inside_the_block_abandons_the_stream_and_nothing_is_stored() -> None:
+    from django.db import transaction
+
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    rows = disability_rows(district, 3)
+    streams = bulk.CopyStreams()
+    with pytest.raises(RuntimeError), transaction.atomic(), streams.active():
+        bulk.write_new(Disability, rows, streams=streams)
+        raise RuntimeError("a problem in the middle of a file")
+    assert streams._open is None
+    assert Disability.objects.count() == 0
+    assert Student.objects.count() == 3
