@@ -267,6 +267,8 @@ def restricted_bounds(
     index = np.unravel_index(cell, shape)
     code = int(index[spread])
     movable = lower < upper
+    if not movable[cell]:
+        return float(values[cell]), float(values[cell])
     parent = dim.parent[code] if code != 0 else 0
     family = [k for k in dim.children[parent] if k != code]
     if code != 0 and parent == 0:
