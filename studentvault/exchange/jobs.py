@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,17 +169,23 @@ def queue_import(
         )
     from .tasks import import_task
 
-    result = import_task.delay(
-        run.pk,
-        _actor_payload(actor),
-        format_name,
-        [str(p) for p in paths],
-        dry_run,
-        mapping,
-        [str(p) for p in remove_after or []],
+    # The job id is stored before the task is sent: the worker then reads and rewrites a run
+    # that already has it (an update after sending could race the worker's own save).
+    job_id = str(uuid.uuid4())
+    ImportRun.objects.filter(pk=run.pk).update(job_id=job_id)
+    run.job_id = job_id
+    import_task.apply_async(
+        args=(
+            run.pk,
+            _actor_payload(actor),
+            format_name,
+            [str(p) for p in paths],
+            dry_run,
+            mapping,
+            [str(p) for p in remove_after or []],
+        ),
+        task_id=job_id,
     )
-    ImportRun.objects.filter(pk=run.pk).update(job_id=str(result.id))
-    run.job_id = str(result.id)
     return run
 
 
