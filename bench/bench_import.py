@@ -133,6 +133,7 @@ def run(args: argparse.Namespace, district: Path) -> int:
 
     # As `studentvault keys init` does at installation: the keysets exist before any import.
     ensure_keysets(actor=Actor.system("bench"))
+    per_field_costs()
     by_file: dict[str, float] = {}
     apply = Engine.apply
 
@@ -222,6 +223,46 @@ def run(args: argparse.Namespace, district: Path) -> int:
         profiler.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(35)
     return 0
+
+
+def per_field_costs(count: int = 50_000) -> None:
+    """CPU microseconds per value (process time, so other load on the machine counts less):
+    the Tink primitive alone, sealing one value at a time as save() does, seal_many with its
+    payloads and associated data, and index_for against index_function."""
+    import uuid
+
+    from studentvault.crypto.blind_index import index_for, index_function
+    from studentvault.crypto.fields import associated_data, seal_many
+    from studentvault.crypto.keysets import category_keys
+    from studentvault.records.models import Student
+
+    field: Any = Student._meta.get_field("last_name")
+    uids = [uuid.uuid4() for _ in range(count)]
+    values = [f"Quillfeather{n}" for n in range(count)]
+
+    def timed(work: Any) -> float:
+        started = time.process_time()
+        work()
+        return (time.process_time() - started) / count * 1e6
+
+    encrypt = category_keys(field.category).primitive.encrypt
+    aad = associated_data("records_student", "last_name", uids[0])
+    tink_us = timed(lambda: [encrypt(v.encode(), aad) for v in values])
+    one_us = timed(lambda: [field.seal(v, u) for v, u in zip(values, uids, strict=True)])
+    many_us = timed(
+        lambda: seal_many(
+            field.category,
+            [field.payload(v) for v in values],
+            [associated_data("records_student", "last_name", u) for u in uids],
+        )
+    )
+    index_us = timed(lambda: [index_for("sasid", v) for v in values])
+    index = index_function("sasid")
+    function_us = timed(lambda: [index(v) for v in values])
+    print(f"CPU per value ({count:,}): Tink AEAD encrypt alone {tink_us:.2f} us; field.seal "
+          f"{one_us:.2f} us; seal_many {many_us:.2f} us (payload and associated data "
+          f"included); index_for {index_us:.2f} us, index_function "
+          f"{function_us:.2f} us")  # fmt: skip
 
 
 def backend_cpu_reader(connection: Any) -> Any:
