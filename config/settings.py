@@ -185,6 +185,11 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Data exchange (docs/runbooks/imports.md, docs/runbooks/sftp.md): the largest file one import or
 # one SFTP upload may have, and the SFTP gateway's address.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+# Files uploaded on the staff UI's import page wait here between preview and commit (empty:
+# STUDENTVAULT_HOME/imports); Celery workers must see the same folder. Uploads neither committed
+# nor discarded are deleted after IMPORT_STAGING_HOURS.
+IMPORT_STAGING_DIR = env_str("IMPORT_STAGING_DIR")
+IMPORT_STAGING_HOURS = env_int("IMPORT_STAGING_HOURS", 24)
 SFTP_HOST = env_str("SFTP_HOST", "127.0.0.1")
 SFTP_PORT = env_int("SFTP_PORT", 2222)
 

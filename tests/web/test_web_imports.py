@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from import_files import small_students_file, student_row, students_csv
 
 from studentvault.audit.models import AuditEntry
 from studentvault.exchange.models import ImportRun
-from studentvault.exchange.uploads import staging_root
+from studentvault.exchange.uploads import purge_stale, staging_root
 from studentvault.records.models import Student
 from studentvault.web.security import CONTENT_SECURITY_POLICY
 
@@ -164,6 +165,10 @@ def test_anonymous_is_sent_to_sign_in(world: World) -> None:
 def test_another_accounts_run_looks_missing(world: World) -> None:
     preview_id = run_id_of(upload(client_for(world, "alice"), small_students_file()))
     dave = client_for(world, "dave")  # counselor: may import (school scope), not alice's run
+    assert dave.get("/imports/", secure=True).status_code == 200
+    assert (
+        f'href="/imports/{preview_id}/"' not in dave.get("/imports/", secure=True).content.decode()
+    )
     assert dave.get(f"/imports/{preview_id}/", secure=True).status_code == 404
     assert dave.get("/imports/999999/", secure=True).status_code == 404
     assert dave.post(f"/imports/{preview_id}/commit/", secure=True).status_code == 404
@@ -267,3 +272,17 @@ def test_upload_needs_the_csrf_token(world: World) -> None:
     response = upload(client, small_students_file())
     assert response.status_code == 403
     assert ImportRun.objects.count() == 0 and staged_files() == []
+
+
+def test_uploads_left_alone_are_purged(world: World, settings: LazySettings) -> None:
+    settings.IMPORT_STAGING_HOURS = 1
+    client = client_for(world, "alice")
+    left = run_id_of(upload(client, small_students_file()))
+    committed = run_id_of(upload(client, small_students_file()))
+    run_id_of(client.post(f"/imports/{committed}/commit/", secure=True))
+    assert len(staged_files()) == 1
+    assert purge_stale() == 0  # younger than an hour
+    assert purge_stale(now=time.time() + 2 * 3600) == 1
+    assert staged_files() == []
+    page = client.get(f"/imports/{left}/", secure=True).content.decode()
+    assert 'id="commit-form"' not in page
