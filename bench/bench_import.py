@@ -134,6 +134,7 @@ def run(args: argparse.Namespace, district: Path) -> int:
     # As `studentvault keys init` does at installation: the keysets exist before any import.
     ensure_keysets(actor=Actor.system("bench"))
     per_field_costs()
+    parallel_seal_probe()
     by_file: dict[str, float] = {}
     apply = Engine.apply
 
@@ -263,6 +264,47 @@ def per_field_costs(count: int = 50_000) -> None:
           f"{one_us:.2f} us; seal_many {many_us:.2f} us (payload and associated data "
           f"included); index_for {index_us:.2f} us, index_function "
           f"{function_us:.2f} us")  # fmt: skip
+
+
+def _seal_chunk(category: str, payloads: list[bytes], aads: list[bytes]) -> list[bytes]:
+    from studentvault.crypto.fields import seal_many
+
+    return seal_many(category, payloads, aads)
+
+
+def parallel_seal_probe(count: int = 200_000, workers: int = 2) -> None:
+    """Wall time of sealing ``count`` values in this process against a pool of forked worker
+    processes (keys inherited unwrapped from this process; payloads and ciphertexts cross
+    process boundaries by pickling), to judge parallel encryption on this machine."""
+    import multiprocessing
+    import uuid
+
+    from django.db import connections
+
+    from studentvault.crypto.fields import associated_data, seal_many
+    from studentvault.crypto.keysets import category_keys
+
+    category = "demographics"
+    category_keys(category)  # unwrapped and cached before the fork
+    payloads = [f"Quillfeather{n}".encode() for n in range(count)]
+    aads = [associated_data("records_student", "last_name", uuid.uuid4()) for _ in range(count)]
+    started = time.perf_counter()
+    seal_many(category, payloads, aads)
+    alone = time.perf_counter() - started
+    connections.close_all()  # no database connection crosses the fork
+    chunk = 5000
+    jobs = [
+        (category, payloads[i : i + chunk], aads[i : i + chunk]) for i in range(0, count, chunk)
+    ]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.starmap(_seal_chunk, jobs[:workers])  # workers started
+        started = time.perf_counter()
+        sealed = pool.starmap(_seal_chunk, jobs)
+        pooled = time.perf_counter() - started
+    assert sum(len(part) for part in sealed) == count
+    print(f"sealing {count:,} values: one process {alone:.2f} s ({count / alone:,.0f}/s); "
+          f"{workers} worker processes {pooled:.2f} s ({count / pooled:,.0f}/s), "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
 def backend_cpu_reader(connection: Any) -> Any:
