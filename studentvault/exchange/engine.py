@@ -557,8 +557,14 @@ class Engine:
                     del self.problems[problems:]
                     return None
             if keyed:
-                key = self._row_key(model, values, provided, row)
-                if key is None or key in seen or key in keys:
+                # What _row_key gives, without its per-row dispatch.
+                if is_student:
+                    sasid = row.get("sasid", "")
+                    key = ("sasid", sasid) if sasid else ("local", row.get("local_id", ""))
+                else:
+                    assert unique is not None
+                    key = tuple([_hashable(values.get(name)) for name in unique])
+                if key in seen or key in keys:
                     return None
                 keys.add(key)
             parsed.append(_Parsed(line, values, provided, students))
@@ -743,26 +749,29 @@ class Engine:
         """The general path's outcome for rows of students created by this run (all adds),
         written by the bulk writer; authorization was done by the caller."""
         model = source.spec.model
-        to_add: list[_Parsed] = []
-        multiset = _unique_key(model) is None
-        for p in parsed:
-            if multiset:
-                # As the general path counts them, so that a later batch of this file that
-                # goes the general way matches stored rows against the right count.
-                key = tuple((name, _hashable(p.values[name])) for name in sorted(p.provided))
-                consumed[key] += 1
-            if source.partial and self._incomplete(source, p, model):
-                continue
-            to_add.append(p)
+        if _unique_key(model) is None:
+            # As the general path counts them, so that a later batch of this file that goes
+            # the general way matches stored rows against the right count.
+            names: list[str] = []
+            for p in parsed:
+                if p.provided != names:
+                    names = p.provided
+                    ordered = sorted(names)
+                values = p.values
+                consumed[tuple([(name, _hashable(values[name])) for name in ordered])] += 1
+        if source.partial:
+            to_add = [p for p in parsed if not self._incomplete(source, p, model)]
+        else:
+            to_add = parsed
         if self.failed:
             return
         bulk.write_new(model, [p.values for p in to_add], streams=self._streams)
         counts.added += len(to_add)
         if to_add:
             self.touched_categories |= categories
-        for p in to_add:
+        for p in to_add[: max(0, PREVIEW_LIMIT - len(self.preview))]:
             self._note(source, p, "add", model, [])
-            self.touched_students.update(p.students)
+        self.touched_students.update([sid for p in to_add for sid in p.students])
 
     def _org_allowed(
         self, source: CanonicalFile, p: _Parsed, categories: set[DataCategory]
