@@ -100,15 +100,18 @@ def _result(
     seconds: tuple[float, float],
 ) -> DisclosureResult:
     cells = []
-    for index, value in enumerate(table.flat_values.tolist()):
+    sensitive_list = sensitive.tolist()
+    hidden_list = hidden.tolist()
+    values = table.flat_values.tolist()
+    for index, (key, value) in enumerate(zip(table.keys(), values, strict=True)):
         reason: Reason | None = None
-        if sensitive[index]:
+        if sensitive_list[index]:
             reason = Reason.PRIMARY
-        elif hidden[index]:
+        elif hidden_list[index]:
             reason = Reason.COMPLEMENTARY
         cells.append(
             CellStatus(
-                key=table.key(index),
+                key=key,
                 value=int(value),
                 published=reason is None,
                 reason=reason,
@@ -145,7 +148,7 @@ def protect_linked(
         raise ValueError("shared and extra_sensitive need one entry per table")
     masks = []
     for table, extra in zip(tables, extras, strict=True):
-        base = np.array([rules.is_sensitive(int(v), kind) for v in table.flat_values], dtype=bool)
+        base = rules.sensitive_mask(table.flat_values, kind)
         masks.append(base if extra is None else base | extra)
     started = time.perf_counter()
 
@@ -231,9 +234,10 @@ def protect_linked(
     results = []
     for t, table in enumerate(tables):
         ids = var_of[t]
+        keys = list(table.keys())
         cells = [
             AuditCell(
-                key=table.key(index),
+                key=keys[index],
                 value=int(values[g]),
                 lo=float(audit.intervals.lo[g]),
                 hi=float(audit.intervals.hi[g]),

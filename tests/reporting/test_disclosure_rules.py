@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 from studentvault.reporting.disclosure import CellKind, RuleSetError, get_rule_set, rule_set_names
@@ -69,3 +72,22 @@ def test_unknown_and_malformed_rule_sets_are_refused() -> None:
             "protection_fraction_of_minimum = 1.0\nprotection_percent_of_value = 0.0\n"
             "[rule_sets.x.minimum]\nstudent = 10\n"
         )
+
+
+@pytest.mark.parametrize("name", ["colorado", "nces"])
+@pytest.mark.parametrize("kind", list(CellKind))
+@pytest.mark.parametrize("zeros", list(ZeroCells))
+@pytest.mark.parametrize("percent", [0.0, 12.5, 30.0])
+def test_array_rules_match_the_scalar_rules(
+    name: str, kind: CellKind, zeros: ZeroCells, percent: float
+) -> None:
+    """build_problem uses the array forms; they must decide exactly as the per-cell rules."""
+    rules = dataclasses.replace(
+        get_rule_set(name), zero_cells=zeros, protection_percent_of_value=percent
+    )
+    values = np.arange(0, 400, dtype=np.int64)
+    mask = rules.sensitive_mask(values, kind)
+    widths = rules.protection_widths(values, kind)
+    for value in values.tolist():
+        assert bool(mask[value]) is rules.is_sensitive(value, kind)
+        assert int(widths[value]) == rules.protection_width(value, kind)

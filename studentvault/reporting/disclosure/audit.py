@@ -205,8 +205,8 @@ def attacker_intervals(
             lo_out[ids] = cube_lo[ids]
             hi_out[ids] = cube_hi[ids]
             assert dimensions is not None
-            for cell in ids[targets].tolist():
-                lo_r, hi_r = restricted_bounds(matrix, exact, lower, upper, dimensions, cell)
+            found = restricted_bounds_many(matrix, exact, lower, upper, dimensions, ids[targets])
+            for cell, (lo_r, hi_r) in found.items():
                 lps += 2
                 lo_out[cell] = min(lo_out[cell], lo_r)
                 hi_out[cell] = max(hi_out[cell], hi_r)
@@ -253,61 +253,91 @@ def restricted_bounds(
     cell: int,
     slices: int = RESTRICTED_SLICES,
 ) -> tuple[float, float]:
-    """(lo, hi) the cell provably reaches: LP optimum over a subset of the variables.
+    """(lo, hi) the cell provably reaches; see ``restricted_bounds_many``."""
+    return restricted_bounds_many(
+        matrix, values, lower, upper, dimensions, np.array([cell]), slices=slices
+    )[cell]
 
-    Only the variables of the cell's slice of the spread dimension (the one with most codes)
-    and of ``slices`` sibling slices move; the others stay at their true values. Every
-    solution is therefore a feasible table of the whole problem, so [lo, hi] lies inside the
-    attacker's interval (an inner bound, as the certificate's; rounded inward to integers).
-    Siblings are ranked by their hidden mass on the cell's lines.
+
+def restricted_bounds_many(
+    matrix: sp.csr_matrix,
+    values: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    dimensions: Sequence[Dimension],
+    cells: IntArray,
+    slices: int | None = None,
+) -> dict[int, tuple[float, float]]:
+    """(lo, hi) each cell provably reaches: LP optima over a subset of the variables.
+
+    Cells are grouped by their slice of the spread dimension (the one with most codes). For
+    each group, only the variables of that slice and of ``slices`` sibling slices move; the
+    others stay at their true values. Every solution is therefore a feasible table of the
+    whole problem, so [lo, hi] lies inside the attacker's interval (an inner bound, like the
+    certificate's; rounded inward to integers). Siblings are ranked by how many of the
+    group's movable positions on the cells' lines they can move too, then by hidden mass.
+    One warm-started HiGHS model per group; only the objective changes between its LPs.
     """
+    count = RESTRICTED_SLICES if slices is None else slices
     shape = tuple(len(d.codes) for d in dimensions)
     spread = int(np.argmax(shape))
     dim = dimensions[spread]
-    index = np.unravel_index(cell, shape)
-    code = int(index[spread])
     movable = lower < upper
-    if not movable[cell]:
-        return float(values[cell]), float(values[cell])
-    parent = dim.parent[code] if code != 0 else 0
-    family = [k for k in dim.children[parent] if k != code]
-    if code != 0 and parent == 0:
-        family.append(0)
     moved = np.moveaxis(movable.reshape(shape), spread, 0)
     mass = np.moveaxis((values * movable).reshape(shape), spread, 0)
-    other = [int(i) for k, i in enumerate(index) if k != spread]
-    # positions of the slice on the cell's lines where the cell's own slice can move: a
-    # sibling helps when it can move at the same positions (most shared first, then mass)
     grids = np.meshgrid(*[np.arange(n) for k, n in enumerate(shape) if k != spread], indexing="ij")
-    near = np.zeros(grids[0].shape, dtype=bool) if grids else np.ones((), dtype=bool)
-    for grid, c in zip(grids, other, strict=True):
-        near |= grid == c
-    near &= moved[code]
-    family_ids = np.array(family, dtype=np.int64)
-    shared = (moved[family_ids] & near).reshape(family_ids.size, -1).sum(axis=1)
-    weight = (mass[family_ids] * near).reshape(family_ids.size, -1).sum(axis=1)
-    score = shared * (float(weight.max(initial=0.0)) + 1.0) + weight
-    chosen = [code] + [family[i] for i in np.argsort(-score, kind="stable")[:slices]]
-    select = np.zeros(shape[spread], dtype=bool)
-    select[chosen] = True
-    shape_sel = [1] * len(shape)
-    shape_sel[spread] = shape[spread]
-    variables = (movable.reshape(shape) & select.reshape(shape_sel)).ravel()
-    ids = np.flatnonzero(variables)
-    rhs = -(matrix @ np.where(variables, 0.0, values))
-    sub = sp.csr_matrix(matrix.tocsc()[:, ids])
-    rows = np.flatnonzero(np.diff(sub.indptr) > 0)
-    sub = sp.csr_matrix(sub[rows])
-    target = int(np.searchsorted(ids, cell))
-    bounds = []
-    for sign in (1.0, -1.0):
-        objective = np.zeros(ids.size)
-        objective[target] = sign
-        point = _solve(objective, sub, rhs[rows], lower[ids], upper[ids])
-        bounds.append(-sign * np.inf if point is None else float(point[target]))
-    lo = math.ceil(bounds[0] - _TOLERANCE)
-    hi = bounds[1] if math.isinf(bounds[1]) else math.floor(bounds[1] + _TOLERANCE)
-    return float(lo), float(hi)
+    csc = matrix.tocsc()
+    out: dict[int, tuple[float, float]] = {}
+    groups: dict[int, list[int]] = {}
+    for cell in cells.tolist():
+        if not movable[cell]:
+            out[cell] = (float(values[cell]), float(values[cell]))
+            continue
+        groups.setdefault(int(np.unravel_index(cell, shape)[spread]), []).append(cell)
+    for code, members in groups.items():
+        parent = dim.parent[code] if code != 0 else 0
+        family = [k for k in dim.children[parent] if k != code]
+        if code != 0 and parent == 0:
+            family.append(0)
+        # positions on the members' lines where their own slice can move
+        near = np.zeros(grids[0].shape, dtype=bool) if grids else np.ones((), dtype=bool)
+        for cell in members:
+            index = np.unravel_index(cell, shape)
+            other = [int(i) for k, i in enumerate(index) if k != spread]
+            for grid, c in zip(grids, other, strict=True):
+                near |= grid == c
+        near &= moved[code]
+        family_ids = np.array(family, dtype=np.int64)
+        if family_ids.size:
+            shared = (moved[family_ids] & near).reshape(family_ids.size, -1).sum(axis=1)
+            weight = (mass[family_ids] * near).reshape(family_ids.size, -1).sum(axis=1)
+            score = shared * (float(weight.max(initial=0.0)) + 1.0) + weight
+            best = [family[i] for i in np.argsort(-score, kind="stable")[:count]]
+        else:
+            best = []
+        select = np.zeros(shape[spread], dtype=bool)
+        select[[code, *best]] = True
+        shape_sel = [1] * len(shape)
+        shape_sel[spread] = shape[spread]
+        variables = (movable.reshape(shape) & select.reshape(shape_sel)).ravel()
+        ids = np.flatnonzero(variables)
+        rhs = -(matrix @ np.where(variables, 0.0, values))
+        sub = sp.csr_matrix(csc[:, ids])
+        rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+        sub = sp.csr_matrix(sub[rows])
+        model = _WarmModel(sub, rhs[rows], lower[ids], upper[ids])
+        for cell in members:
+            target = int(np.searchsorted(ids, cell))
+            bounds = []
+            for sign in (1.0, -1.0):
+                objective = np.zeros(ids.size)
+                objective[target] = sign
+                point = model.solve(objective)
+                bounds.append(-sign * np.inf if point is None else float(point[target]))
+            lo = math.ceil(bounds[0] - _TOLERANCE)
+            hi = bounds[1] if math.isinf(bounds[1]) else math.floor(bounds[1] + _TOLERANCE)
+            out[cell] = (float(lo), float(hi))
+    return out
 
 
 def _implied_bounds(
@@ -381,7 +411,8 @@ class _WarmModel:
 
     The feasible set never changes, so the previous optimal basis stays primal feasible and
     HiGHS restarts from it (a few simplex pivots instead of a new solve). Presolve is off so
-    the basis is kept. Statuses other than optimal/unbounded raise ``AuditSolverError``.
+    the basis is kept. Other statuses are re-solved cold (``_solve``, which raises
+    ``AuditSolverError`` when that fails too).
     """
 
     def __init__(
@@ -428,7 +459,9 @@ class _WarmModel:
         if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
             # the true table is feasible, so this means unbounded; let a cold LP confirm it
             return _solve(objective, *self.problem)
-        raise AuditSolverError(f"audit LP failed: {self.highs.modelStatusToString(status)}")
+        # any other status (HiGHS sometimes stops a warm restart with "Unknown"): solve the
+        # same LP cold; _solve raises if that fails too, never passing a cell unsolved
+        return _solve(objective, *self.problem)
 
 
 def _component_bounds(

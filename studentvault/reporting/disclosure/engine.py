@@ -51,14 +51,8 @@ def build_problem(
     """Primary suppression by the rule set, complement eligibility, protection widths."""
     values = table.flat_values
     if sensitive is None:
-        sensitive = np.array([rule_set.is_sensitive(int(v), kind) for v in values], dtype=bool)
-    width = np.array(
-        [
-            rule_set.protection_width(int(v), kind) if s else 0
-            for v, s in zip(values, sensitive, strict=True)
-        ],
-        dtype=np.int64,
-    )
+        sensitive = rule_set.sensitive_mask(values, kind)
+    width = np.where(sensitive, rule_set.protection_widths(values, kind), 0).astype(np.int64)
     eligible = ~sensitive
     if not rule_set.zeros_as_complements and rule_set.zero_cells is ZeroCells.PUBLISH:
         eligible &= values > 0
@@ -108,10 +102,11 @@ def audit_report(
     """Per-cell intervals for every hidden cell, keyed by the cell's codes."""
     cells = []
     unprotected = set(audit.unprotected.tolist())
+    keys = list(table.keys())
     for index in np.flatnonzero(hidden):
         cells.append(
             AuditCell(
-                key=table.key(int(index)),
+                key=keys[int(index)],
                 value=int(problem.values[index]),
                 lo=float(audit.intervals.lo[index]),
                 hi=float(audit.intervals.hi[index]),
@@ -164,15 +159,17 @@ def protect_table(
         integer=integer,
     )
     cells = []
-    for index, value in enumerate(problem.values.tolist()):
+    sensitive = problem.sensitive.tolist()
+    hidden_list = hidden.tolist()
+    for index, (key, value) in enumerate(zip(table.keys(), problem.values.tolist(), strict=True)):
         reason: Reason | None = None
-        if problem.sensitive[index]:
+        if sensitive[index]:
             reason = Reason.PRIMARY
-        elif hidden[index]:
+        elif hidden_list[index]:
             reason = Reason.COMPLEMENTARY
         cells.append(
             CellStatus(
-                key=table.key(index),
+                key=key,
                 value=int(value),
                 published=reason is None,
                 reason=reason,

@@ -16,6 +16,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 
 class CellKind(StrEnum):
     """What a table counts; each kind has its own minimum n."""
@@ -73,6 +76,23 @@ class RuleSet:
         if value == 0:
             return self.zero_cells is ZeroCells.SENSITIVE
         return 0 < value < self.minimum[kind]
+
+    def sensitive_mask(
+        self, values: npt.NDArray[np.int64], kind: CellKind
+    ) -> npt.NDArray[np.bool_]:
+        """``is_sensitive`` for every value of an array at once."""
+        mask: npt.NDArray[np.bool_] = (values > 0) & (values < self.minimum[kind])
+        if self.zero_cells is ZeroCells.SENSITIVE:
+            mask |= values == 0
+        return mask
+
+    def protection_widths(
+        self, values: npt.NDArray[np.int64], kind: CellKind
+    ) -> npt.NDArray[np.int64]:
+        """``protection_width`` for every value of an array at once (same arithmetic)."""
+        by_minimum = math.ceil(self.protection_fraction_of_minimum * self.minimum[kind])
+        by_value = np.ceil(self.protection_percent_of_value / 100.0 * values.astype(np.float64))
+        return np.maximum(max(1, by_minimum), by_value).astype(np.int64)
 
     def protection_width(self, value: int, kind: CellKind) -> int:
         """The narrowest attacker interval [lo, hi] (hi - lo) allowed for a sensitive cell."""

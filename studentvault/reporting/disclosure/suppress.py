@@ -29,7 +29,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from .audit import PatternAudit, audit_pattern, restricted_bounds
+from .audit import PatternAudit, audit_pattern, restricted_bounds_many
 from .certificate import box_bounds
 from .table import Dimension
 
@@ -39,8 +39,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 # Heuristic for large tables: restricted LPs are tried once at most this many cells are left
-# unproven by the box certificate (each costs two LPs of a few thousand variables).
-RESTRICTED_MAX_CELLS = 64
+# unproven by the box certificate (two warm-started LPs each, one model per slice).
+RESTRICTED_MAX_CELLS = 400
 
 
 @dataclass(frozen=True)
@@ -254,10 +254,10 @@ def box_failures(problem: SuppressionProblem, hidden: BoolArray) -> BoolArray:
     failing: BoolArray = targets & ((hi - lo) < problem.required_width)
     if 0 < int(failing.sum()) <= RESTRICTED_MAX_CELLS:
         # the few left: restricted LPs (audit.restricted_bounds), also an inner bound
-        for cell in np.flatnonzero(failing).tolist():
-            lo_r, hi_r = restricted_bounds(
-                problem.matrix, values, lower, upper, problem.dimensions, cell
-            )
+        found = restricted_bounds_many(
+            problem.matrix, values, lower, upper, problem.dimensions, np.flatnonzero(failing)
+        )
+        for cell, (lo_r, hi_r) in found.items():
             if max(hi[cell], hi_r) - min(lo[cell], lo_r) >= problem.required_width[cell]:
                 failing[cell] = False
     return failing
@@ -312,6 +312,54 @@ def _box_completion(problem: SuppressionProblem, lines: _Lines, failing: BoolArr
     return added
 
 
+def _dilate_in_slice(
+    problem: SuppressionProblem, lines: _Lines, cells: IntArray, spread_stride: int
+) -> list[int]:
+    """Open the lines of failing cells inside their slice of the spread dimension: hide every
+    eligible cell of those lines; when they are already fully hidden, go one step further and
+    hide the smallest eligible cell of each line through their hidden members (e.g. another
+    grade total when the cell's whole grade is hidden and smaller than the minimum). Lines
+    along the spread dimension (every school) are left alone."""
+    hidden = lines.hidden
+
+    def in_slice(members: npt.NDArray[np.int32]) -> bool:
+        step = np.abs(np.diff(np.sort(members)))
+        along_spread = (
+            members.size > 1
+            and spread_stride != 1
+            and bool(np.all(step % spread_stride == 0))
+            and bool(np.all(step >= spread_stride))
+        )
+        return not along_spread
+
+    added: list[int] = []
+    for cell in cells.tolist():
+        opened = False
+        seconds: set[int] = set()
+        for row in lines.rows_of(cell):
+            members, _ = lines.line(int(row))
+            if not in_slice(members):
+                continue
+            for member in members[problem.eligible[members] & ~hidden[members]]:
+                lines.hide(int(member))
+                added.append(int(member))
+                opened = True
+            seconds.update(int(m) for m in members[hidden[members]] if int(m) != cell)
+        if opened:
+            continue
+        for member in sorted(seconds):
+            for row in lines.rows_of(member):
+                members, _ = lines.line(int(row))
+                if not in_slice(members):
+                    continue
+                free = members[problem.eligible[members] & ~hidden[members]]
+                if free.size:
+                    pick = int(free[np.argmin(problem.values[free])])
+                    lines.hide(pick)
+                    added.append(pick)
+    return added
+
+
 def certified_pattern(
     problem: SuppressionProblem, *, max_rounds: int = 8
 ) -> tuple[BoolArray, BoolArray]:
@@ -342,21 +390,7 @@ def certified_pattern(
         cells = np.flatnonzero(failing)
         added = _box_completion(problem, lines, failing)
         if round_ >= 2 or not added:
-            for cell in cells.tolist():
-                for row in lines.rows_of(cell):
-                    members, _ = lines.line(int(row))
-                    # lines along the spread dimension hold every school: leave them alone
-                    step = np.abs(np.diff(np.sort(members)))
-                    if (
-                        members.size > 1
-                        and np.all(step % strides[spread] == 0)
-                        and strides[spread] != 1
-                        and np.all(step >= strides[spread])
-                    ):
-                        continue
-                    for member in members[problem.eligible[members] & ~hidden[members]]:
-                        lines.hide(int(member))
-                        added.append(int(member))
+            added.extend(_dilate_in_slice(problem, lines, cells, strides[spread]))
         if not added:
             break
         touched = np.unique(np.concatenate([lines.rows_of(c) for c in added]))

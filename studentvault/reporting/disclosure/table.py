@@ -13,6 +13,7 @@ it is built once per table and shared by suppression and audit.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -175,8 +176,8 @@ class CountTable:
         return int(np.ravel_multi_index(index, self.shape))
 
     def keys(self) -> Iterator[Key]:
-        for i in range(self.size):
-            yield self.key(i)
+        """Every cell's codes in flat (C) order."""
+        return itertools.product(*(d.codes for d in self.dimensions))
 
     def is_interior(self) -> npt.NDArray[np.bool_]:
         """Flat mask of cells made of leaf codes only (no total in any dimension)."""
