@@ -20,16 +20,19 @@ window has no alert yet, does the exact count over the log run (once per window 
 The other rules read nothing unless the entry is a sign-in, a failure or a lockout.
 
 Invariants: rules run after the entry commits (never under the append lock); each alert has a
-``dedup_key`` so one burst raises one alert per window; alert texts carry no student PII, only
-counts, sequence numbers and the staff username (escaped when shown). Alerts are emailed to
-``SECURITY_CONTACT_EMAIL`` through Django's mail backend; a mail failure is logged and the alert
-stays listed with ``emailed`` false.
+``dedup_key`` so one burst raises one alert per window (a key seen committed is remembered in
+the process for ``KNOWN_RAISED_SECONDS``, so an outside-hours evening or a bulk-read window
+already alerted costs no query per entry; alerts are never deleted, so this cannot hide one);
+alert texts carry no student PII, only counts, sequence numbers and the staff username (escaped
+when shown). Alerts are emailed to ``SECURITY_CONTACT_EMAIL`` through Django's mail backend; a
+mail failure is logged and the alert stays listed with ``emailed`` false.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
+from time import monotonic as _monotonic
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -64,15 +67,43 @@ def work_hours() -> tuple[time, time]:
         raise ValueError(f"AUDIT_WORK_HOURS must look like 06:00-19:00, not {text!r}") from None
 
 
+# Dedup keys of alerts known to be committed, with when that was seen (time.monotonic()):
+# alerts are never deleted, so a key seen committed needs no second look for a while. Filled
+# only outside transactions (a key seen inside one could still roll back).
+_KNOWN_RAISED: dict[str, float] = {}
+KNOWN_RAISED_SECONDS = 300.0
+KNOWN_RAISED_MAX = 4096
+
+
+def _known_raised(dedup_key: str) -> bool:
+    seen = _KNOWN_RAISED.get(dedup_key)
+    return seen is not None and _monotonic() - seen < KNOWN_RAISED_SECONDS
+
+
+def _remember_raised(dedup_key: str) -> None:
+    if connection.in_atomic_block:
+        return
+    if len(_KNOWN_RAISED) >= KNOWN_RAISED_MAX:
+        _KNOWN_RAISED.clear()
+    _KNOWN_RAISED[dedup_key] = _monotonic()
+
+
 def _already_raised(dedup_key: str) -> bool:
+    if _known_raised(dedup_key):
+        return True
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {Alert._meta.db_table} WHERE dedup_key = %s", [dedup_key])  # noqa: S608 - table name from the model
-        return cursor.fetchone() is not None
+        found = cursor.fetchone() is not None
+    if found:
+        _remember_raised(dedup_key)
+    return found
 
 
 def _bounded_reads(actor_id: str, since: datetime, cap: int, dedup_key: str) -> tuple[int, bool]:
     """(students the actor last read at or after ``since``, counted up to ``cap``; whether the
     alert ``dedup_key`` exists), in one round trip."""
+    if _known_raised(dedup_key):
+        return 0, True
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM {ActorStudentRead._meta.db_table} "  # noqa: S608 - table names from the models
@@ -82,6 +113,8 @@ def _bounded_reads(actor_id: str, since: datetime, cap: int, dedup_key: str) -> 
         )
         row = cursor.fetchone()
     assert row is not None
+    if row[1]:
+        _remember_raised(dedup_key)
     return int(row[0]), bool(row[1])
 
 
@@ -101,7 +134,9 @@ def _raise(entry: AuditEntry, rule: Alert.Rule, dedup_key: str, summary: str) ->
                 raised_at=timezone.now(),
             )
     except IntegrityError:
+        _remember_raised(dedup_key)
         return None  # already raised in this window
+    _remember_raised(dedup_key)
     transaction.on_commit(lambda: _email(alert.pk))
     return alert
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
 from typing import Any
@@ -144,6 +145,48 @@ def record(
     Raises ``AuditError`` for arguments that cannot be recorded; the database error, if the
     append fails, propagates so the audited operation fails too.
     """
+    return append(
+        prepare(
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            students=students,
+            categories=categories,
+            purpose=purpose,
+            target=target,
+            details=details,
+            occurred_at=occurred_at,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """An entry checked and built, not yet appended (no seq, no hash): ``prepare``'s result."""
+
+    fields: Mapping[str, object]
+    students: tuple[int, ...]
+    reads: tuple[int, ...]
+
+
+def prepare(
+    *,
+    actor: Actor,
+    action: str,
+    outcome: str = "success",
+    students: Sequence[int] = (),
+    categories: Sequence[DataCategory | str] = (),
+    purpose: str = "",
+    target: str = "",
+    details: Mapping[str, DetailValue] | None = None,
+    occurred_at: datetime | None = None,
+) -> PreparedEntry:
+    """Check and build an entry (arguments as ``record``) without touching the database.
+
+    With ``append`` it lets a caller do this work before its transaction takes the append lock,
+    so that the lock is held only for the database statements (docs/adr/0065). Raises
+    ``AuditError`` as ``record`` does. ``occurred_at`` defaults to now, at preparation.
+    """
     if not ACTION_PATTERN.match(action):
         raise AuditError(
             f"audit action {action!r} must be 'source:subject:action' in lower case, "
@@ -172,9 +215,19 @@ def record(
         "device_id": _bounded(actor.device_id, "device_id"),
         "site": site_for(actor.client_ip),
     }
-    using = router.db_for_write(AuditEntry)
     # A successful read of students feeds the bulk-read rule's window (alerts, ADR 0037).
     reads = student_list if outcome == "success" and is_read(action) else []
+    return PreparedEntry(fields=fields, students=tuple(student_list), reads=tuple(reads))
+
+
+def append(prepared: PreparedEntry) -> AuditEntry:
+    """Append a prepared entry (see ``record``, which is ``append(prepare(...))``).
+
+    Takes the append lock: inside a caller's transaction, call it as the last steps of it.
+    """
+    fields = dict(prepared.fields)
+    student_list, reads = list(prepared.students), list(prepared.reads)
+    using = router.db_for_write(AuditEntry)
     # No savepoint: inside a caller's transaction a failed append must doom all of it (and a
     # savepoint would be two more round trips while the append lock is held).
     with transaction.atomic(using=using, savepoint=False):

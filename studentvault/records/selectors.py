@@ -37,6 +37,9 @@ from studentvault.access.policy import (
     vendor_contract,
 )
 from studentvault.audit.disclosures import record_disclosure
+from studentvault.audit.writer import PreparedEntry
+from studentvault.audit.writer import append as append_entry
+from studentvault.audit.writer import prepare as prepare_entry
 from studentvault.core.actors import Actor, ActorKind
 from studentvault.core.categories import RESTRICTED_CATEGORIES, DataCategory
 from studentvault.crypto.blind_index import index_for
@@ -249,7 +252,7 @@ def visible_student_count(*, actor: Actor) -> int:
 # contract's data elements (``access.policy.contract_fields``). Every API read is audited as
 # ``records:student:read`` (channel "api") with the students and categories returned; every
 # release to a vendor is also a FERPA 99.32 disclosure (``audit.disclosures.record_disclosure``),
-# written in the same transaction.
+# written in the same transaction (``_audit_release``).
 
 API_PAGE_LIMIT = 50
 API_STUDENT_CATEGORIES = (DataCategory.DEMOGRAPHICS, DataCategory.ENROLLMENT)
@@ -375,6 +378,26 @@ def _disclose(
     )
 
 
+def _audit_release(
+    read: PreparedEntry,
+    actor: Actor,
+    contract: Contract | None,
+    students: list[int],
+    elements: set[str],
+) -> None:
+    """Write the read's audit entry and, for a vendor, the 99.32 disclosure, in one transaction
+    that holds nothing but them.
+
+    The read entry is prepared by the caller before the transaction and the disclosure goes
+    first (its savepoint is taken before the append lock), so the lock, taken by the first
+    append, is held only for the disclosure rows, the read entry's one statement and the commit
+    (docs/adr/0065).
+    """
+    with transaction.atomic():
+        _disclose(actor, contract, students, elements)
+        append_entry(read)
+
+
 def _used_fields(model_name: str, rows: list[dict[str, object]]) -> set[str]:
     return {f"{model_name}.{name}" for row in rows for name in row}
 
@@ -435,15 +458,19 @@ def api_student_page(
         rows.append({"id": student.pk, **row})
     categories = [c for c in allowed if allowed[c]]
     contract = _disclosure_contract(actor)
-    with transaction.atomic():
-        audit.record(
+    _audit_release(
+        prepare_entry(
             actor=actor,
             action="records:student:read",
             students=ids,
             categories=categories,
             details={"channel": "api", "resource": "students", "results": len(ids)},
-        )
-        _disclose(actor, contract, ids, used)
+        ),
+        actor,
+        contract,
+        ids,
+        used,
+    )
     return ApiStudentPage(rows, next_after)
 
 
@@ -461,17 +488,19 @@ def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
         raise StudentNotFound(student_id)
     row = _release_row(student, _released_fields(actor, allowed))
     contract = _disclosure_contract(actor)
-    # The audit entry and the disclosure are the whole transaction: the append lock is held
-    # from the first append to the commit, and nothing else runs in between.
-    with transaction.atomic():
-        audit.record(
+    _audit_release(
+        prepare_entry(
             actor=actor,
             action="records:student:read",
             students=[student.pk],
             categories=allowed,
             details={"channel": "api", "resource": "student"},
-        )
-        _disclose(actor, contract, [student.pk], _used_fields("student", [row]))
+        ),
+        actor,
+        contract,
+        [student.pk],
+        _used_fields("student", [row]),
+    )
     return {"id": student.pk, **row}
 
 
@@ -506,14 +535,18 @@ def api_student_category(
         records[model_name] = rows
         used |= _used_fields(model_name, rows)
     contract = _disclosure_contract(actor)
-    with transaction.atomic():
-        audit.record(
+    _audit_release(
+        prepare_entry(
             actor=actor,
             action="records:student:read",
             students=[student_id],
             categories=[category],
             purpose=purpose or decision.purpose,
             details={"channel": "api", "resource": category.value},
-        )
-        _disclose(actor, contract, [student_id], used)
+        ),
+        actor,
+        contract,
+        [student_id],
+        used,
+    )
     return ApiCategoryRecords(student_id, category, records, sorted(used))

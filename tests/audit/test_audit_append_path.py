@@ -1,0 +1,129 @@
+"""The append path of the API read (ADR 0065): prepare/append, the PostgreSQL append function
+(hash checked against chain.py, a mismatch refused and rolled back), no savepoint of its own,
+and the alert dedup keys remembered only once committed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from audit_helpers import staff
+from django.conf import LazySettings
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from studentvault import audit
+from studentvault.audit import alerts, chain, writer
+from studentvault.audit.models import ActorStudentRead, Alert, AuditEntry, AuditEntryStudent
+from studentvault.audit.verify import verify_log
+from studentvault.audit.writer import AuditError
+
+# A Saturday, 23:00 in America/Denver: outside working hours.
+SATURDAY_NIGHT = datetime(2025, 9, 7, 5, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def forget_known_alerts() -> Iterator[None]:
+    alerts._KNOWN_RAISED.clear()
+    yield
+    alerts._KNOWN_RAISED.clear()
+
+
+@pytest.mark.django_db
+def test_prepare_then_append_is_record_and_the_chain_verifies() -> None:
+    first = audit.record(actor=staff(), action="records:student:read", students=[3, 1])
+    prepared = writer.prepare(
+        actor=staff(8), action="records:student:read", students=[2], categories=["enrollment"]
+    )
+    assert AuditEntry.objects.count() == 1  # preparing writes nothing
+    second = writer.append(prepared)
+    third = audit.record(actor=staff(), action="exchange:disclosure:create", students=[2])
+    assert [first.seq, second.seq, third.seq] == [1, 2, 3]
+    stored = AuditEntry.objects.get(seq=2)
+    assert stored.prev_hash == first.entry_hash and third.prev_hash == stored.entry_hash
+    fields = {name: getattr(stored, name) for name in chain.HASHED_FIELDS}
+    assert stored.entry_hash == chain.entry_hash(fields) == second.entry_hash
+    assert list(
+        AuditEntryStudent.objects.filter(entry_id=2).values_list("student_id", flat=True)
+    ) == [2]
+    assert set(ActorStudentRead.objects.values_list("actor_id", "student_id")) == {
+        ("user:7", 1),
+        ("user:7", 3),
+        ("user:8", 2),
+    }
+    assert verify_log().ok
+
+
+@pytest.mark.django_db
+def test_prepare_refuses_what_record_refuses() -> None:
+    with pytest.raises(AuditError, match="source:subject:action"):
+        writer.prepare(actor=staff(), action="Read")
+    with pytest.raises(AuditError, match="positive integer"):
+        writer.prepare(actor=staff(), action="records:student:read", students=[0])
+    assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_postgres_hash_disagreeing_with_chain_py_is_refused(monkeypatch: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the append function exists on PostgreSQL only")
+    audit.record(actor=staff(), action="records:student:read", students=[1])
+    # chain.py changed (or the SQL drifted): the hash the function stored is not chain.py's.
+    real = chain.entry_hash
+    monkeypatch.setattr(chain, "entry_hash", lambda fields: real({**fields, "target": "x"}))
+    with pytest.raises(AuditError, match="disagree"), transaction.atomic():
+        audit.record(actor=staff(), action="records:student:read", students=[2])
+    assert list(AuditEntry.objects.values_list("seq", flat=True)) == [1]
+    assert not AuditEntryStudent.objects.filter(student_id=2).exists()
+
+
+@pytest.mark.django_db
+def test_a_failed_append_dooms_the_callers_transaction(monkeypatch: Any) -> None:
+    """No savepoint of its own: the caller cannot catch the failure and commit its change."""
+    audit.record(actor=staff(), action="records:student:read", students=[1])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise AuditError("simulated append failure")
+
+    with transaction.atomic():
+        audit.record(actor=staff(), action="records:student:read", students=[5])
+        monkeypatch.setattr(writer, "_append_postgres", broken)
+        monkeypatch.setattr(writer, "_lock_and_read_head", broken)
+        with contextlib.suppress(AuditError):
+            audit.record(actor=staff(), action="records:student:read", students=[6])
+        # leaving the block normally: Django rolls the whole transaction back
+    assert list(AuditEntry.objects.values_list("seq", flat=True)) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_alert_key_costs_no_query_the_next_time(settings: LazySettings) -> None:
+    settings.TIME_ZONE = "America/Denver"
+    settings.AUDIT_ALERTS_INLINE = True
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    actor = staff()
+    audit.record(
+        actor=actor, action="records:student:read", students=[1], occurred_at=SATURDAY_NIGHT
+    )
+    assert Alert.objects.filter(rule=Alert.Rule.OUTSIDE_HOURS).count() == 1
+    with CaptureQueriesContext(connection) as captured:
+        audit.record(
+            actor=actor, action="records:student:read", students=[1], occurred_at=SATURDAY_NIGHT
+        )
+    assert not [q for q in captured.captured_queries if "outside_hours" in q["sql"]]
+    assert Alert.objects.filter(rule=Alert.Rule.OUTSIDE_HOURS).count() == 1
+
+
+@pytest.mark.django_db
+def test_alert_keys_seen_inside_a_transaction_are_not_remembered(settings: LazySettings) -> None:
+    """A key seen inside a transaction could still roll back: it is looked up again."""
+    settings.TIME_ZONE = "America/Denver"
+    actor = staff()
+    entry = audit.record(
+        actor=actor, action="records:student:read", students=[1], occurred_at=SATURDAY_NIGHT
+    )
+    assert alerts.evaluate_rules(entry.seq, entry=entry)  # raised, inside the test transaction
+    assert not alerts._KNOWN_RAISED
+    assert alerts.evaluate_rules(entry.seq, entry=entry) == []  # found in the table instead
