@@ -21,6 +21,12 @@ Invariants:
   ``change`` on the category;
 - the caller runs the engine inside one transaction and rolls it back on any problem or for a
   dry run; problems name file, line and field, never a value;
+- a batch in which nothing stored can match any row (students none of whom is known; records of
+  students all created by this run, of models whose unique key contains the student) is
+  written by the bulk writer (``bulk.py``), after the same checks and with the same counts,
+  preview, touched students and categories as the general path; everything else goes the
+  general way. A batch whose rows are all valid is parsed by a lean pass that gives what the
+  reference loop gives; any invalid row sends the batch to the reference loop, which reports;
 - a source marked ``refuse_incomplete`` (OneRoster: docs/adr/0075) refuses *individual rows*
   that are valid but cannot make a record: a new record without an element the data model needs
   to create it (``REQUIRED_TO_CREATE``: a student's birth date...) or a row that refers to a
