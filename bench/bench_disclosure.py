@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import signal
 import sys
 import time
@@ -171,6 +172,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def large(table: CountTable, label: str, time_limit: int) -> None:
     shape = " x ".join(str(len(d.leaves)) for d in table.dimensions)
     print(f"{label}: {shape} leaves, {int(table.values.flat[0]):,} students, {table.size:,} cells")
+    print(f"  load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
     cpu = time.process_time()
     signal.signal(signal.SIGALRM, _alarm)
@@ -200,6 +202,7 @@ def large(table: CountTable, label: str, time_limit: int) -> None:
         f" {result.audit.largest_component:,} cells); total {total:.1f} s wall,"
         f" {cpu_total:.1f} s CPU (target 10 s)"
     )
+    print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def lp_paths(schools: int) -> None:

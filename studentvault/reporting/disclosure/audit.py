@@ -47,7 +47,7 @@ _DIRECT_MAX_VARIABLES = 300
 # Fast mode: a component with more variables than this is not solved by LP; its cells that the
 # box certificate cannot prove are reported as not proven (unprotected), never as passed. One
 # LP on the 58,000-variable component of the 1,000,000-student table took minutes.
-FAST_LP_MAX_VARIABLES = 20_000
+FAST_LP_MAX_VARIABLES = 5_000
 # Components up to this many variables are solved on one warm-started HiGHS model (highspy):
 # built once, only the objective changes between the LPs of its cells. Column generation
 # (cold scipy LPs on growing subsets) is kept beyond. 0 turns the warm-started path off.
