@@ -100,3 +100,48 @@ def test_teacher_is_refused_the_import_page(
     refused = AuditEntry.objects.get(action="exchange:import:page")
     assert refused.outcome == "failure" and refused.actor_id == f"user:{world.users['carol'].pk}"
     session.close()
+
+
+def test_run_page_follows_a_running_job(
+    browser: Any, live_server: Any, http_live: None, screenshot_dir: Path
+) -> None:
+    """The page of a queued job polls its status with htmx (under the CSP) and shows the
+    outcome once the worker has written it; here the test plays the worker's part."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.db import OperationalError
+    from django.utils import timezone
+
+    world = build_world()
+    alice = world.users["alice"]
+    secret = generate_totp_secret()
+    TOTP.activate(alice, secret)
+    run = ImportRun.objects.create(
+        actor_id=f"user:{alice.pk}",
+        actor_username="alice",
+        format="district",
+        channel="web",
+        job_id="queued-on-a-worker",
+    )
+    session = Session(browser, live_server.url)
+    session.sign_in("alice", secret)
+    session.go(f"/imports/{run.pk}/")
+    page = session.page
+    assert page.get_attribute("#job-status", "data-status") == "running"
+    assert page.locator("#outcome").count() == 0
+    session.shot(screenshot_dir, "import-running")
+    report = {
+        "files": [{"name": "students.csv", "model": "Student", "rows": 2, "added": 2}],
+        "problems": [],
+    }
+    for _ in range(50):  # the in-memory SQLite test database has no busy wait
+        try:
+            ImportRun.objects.filter(pk=run.pk).update(
+                status="committed", added=2, rows_done=2, finished_at=timezone.now(), report=report
+            )
+            break
+        except OperationalError:
+            page.wait_for_timeout(100)
+    page.wait_for_selector("#outcome", timeout=30_000)
+    assert page.inner_text("#outcome") == "Committed: added 2, changed 0, unchanged 0."
+    assert page.get_attribute("#job-status", "data-status") == "committed"
+    session.close()
