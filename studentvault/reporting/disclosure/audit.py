@@ -12,9 +12,11 @@ protected when ``hi - lo >= required width`` (rules.RuleSet.protection_width); t
 when any sensitive suppressed cell is not protected.
 
 Invariants:
-- The intervals are exact LP bounds, never estimates: a bound is taken either from an LP
-  optimum or where a feasible point (inner estimate) meets a valid implied bound (outer
-  estimate), which proves it optimal. For 1-D, 2-D and 2-D-with-hierarchy tables the LP bounds
+- Intervals flagged ``exact`` are exact LP bounds, never estimates: a bound is taken either
+  from an LP optimum or where a feasible point (inner estimate) meets a valid implied bound
+  (outer estimate), which proves it optimal. In fast mode other intervals are inner bounds
+  (attained by constructed feasible tables or restricted LPs), so a verdict from them can only
+  be stricter than the exact one. For 1-D, 2-D and 2-D-with-hierarchy tables the LP bounds
   are also the integer bounds; for 3-D tables they may be wider (the LP relaxation), see
   ``integer=True`` and docs/adr/0007.
 - Only cells linked to a suppressed cell through equations with suppressed members matter, so
@@ -135,11 +137,12 @@ def attacker_intervals(
 ) -> AttackerIntervals:
     """Attacker bounds for every hidden cell (see the module docstring).
 
-    With ``required_width`` and ``dimensions`` given (fast mode), a sensitive cell that a
-    hypercube of hidden cells visibly protects is certified without LP, and complementary
-    cells are not solved: their ``exact`` flag is False and [lo, hi] is then an interval the
-    attacker provably cannot narrow further (the true attacker interval contains it). Every
-    cell that is not certified that way gets its exact LP bounds.
+    With ``required_width`` and ``dimensions`` given (fast mode), a sensitive cell that a box
+    certificate (certificate.py) proves wide enough needs no LP, and complementary cells are
+    not solved: their ``exact`` flag is False and [lo, hi] is then an interval the attacker
+    provably cannot narrow further (the true attacker interval contains it). The other cells
+    get exact LP bounds on components of at most FAST_LP_MAX_VARIABLES variables, else
+    restricted-LP bounds (inner, ``exact`` False); a cell left too narrow fails the verdict.
     """
     n = values.size
     exact = values.astype(np.float64)

@@ -11,6 +11,9 @@ Two methods produce a suppression pattern (a boolean mask over the flattened cel
   audit; cells it finds too narrow get one more complement in one of their lines, and so on
   until it passes, widening to every eligible cell of the failing lines if it stalls. Optional
   pruning un-hides complements the audit shows are not needed. For any size.
+- ``certified_pattern``: for large tables (engine: over 5,000 cells): line repair and box
+  completion, driven by the box certificate (certificate.py) instead of LPs, so that the
+  audit can prove protection without whole-table LPs. See docs/adr/0007.
 
 Invariants:
 - Sensitive cells and cells the caller forces hidden are always hidden.
