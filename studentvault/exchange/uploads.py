@@ -194,6 +194,9 @@ def upload_preview(
         actor=actor, format_name=format_name, dry_run=True, mapping=mapping, channel=CHANNEL
     )
     folder = _folder(run)
+    # A folder of that name can only be left from a database that was replaced (run ids
+    # start again); it belongs to no run of this one.
+    shutil.rmtree(folder, ignore_errors=True)
     incoming.rename(folder)
     return queue_import(
         actor=actor,
