@@ -21,7 +21,7 @@ from django.utils import timezone
 from studentvault.core.actors import Actor
 
 from .models import Disclosure
-from .writer import AuditError, record
+from .writer import AuditError, PreparedEntry, append, prepare
 
 
 def record_disclosure(
@@ -41,6 +41,43 @@ def record_disclosure(
     Call it inside the transaction that performs or logs the release. Raises ``AuditError``
     naming the argument that is missing or wrong; nothing is written then.
     """
+    entry, rows = prepare_disclosure(
+        actor=actor,
+        students=students,
+        recipient=recipient,
+        recipient_kind=recipient_kind,
+        basis=basis,
+        contract_ref=contract_ref,
+        elements=elements,
+        channel=channel,
+        redisclosure_to=redisclosure_to,
+    )
+    with transaction.atomic():
+        appended = append(entry)
+        return Disclosure.objects.bulk_create(
+            [
+                Disclosure(**{k: v for k, v in row.items() if k != "entry"}, audit_entry=appended)
+                for row in rows
+            ]
+        )
+
+
+def prepare_disclosure(
+    *,
+    actor: Actor,
+    students: Sequence[int],
+    recipient: str,
+    recipient_kind: str,
+    basis: str,
+    contract_ref: str = "",
+    elements: Sequence[str],
+    channel: str,
+    redisclosure_to: str = "",
+) -> tuple[PreparedEntry, list[dict[str, object]]]:
+    """The audit entry and the ``Disclosure`` rows of a release (arguments and checks as
+    ``record_disclosure``), built without touching the database; the rows name their entry as
+    index 0. ``writer.append_many([entry, ...], rows)`` writes them together (ADR 0065).
+    """
     if not students:
         raise AuditError("a disclosure record needs at least one student")
     if not recipient.strip():
@@ -57,38 +94,37 @@ def record_disclosure(
     if not element_list:
         raise AuditError("a disclosure record needs the names of the data elements released")
     now = timezone.now()
-    with transaction.atomic():
-        entry = record(
-            actor=actor,
-            action="exchange:disclosure:create",
-            students=students,
-            purpose=basis,
-            target=f"recipient:{recipient}",
-            details={
-                "recipient_kind": recipient_kind,
-                "channel": channel,
-                "contract": contract_ref,
-                "elements": ",".join(element_list),
-                "redisclosure_to": redisclosure_to,
-            },
-            occurred_at=now,
-        )
-        rows = [
-            Disclosure(
-                student_id=student,
-                recipient=recipient[:200],
-                recipient_kind=recipient_kind,
-                basis=basis[:500],
-                contract_ref=contract_ref[:100],
-                elements=element_list,
-                channel=channel,
-                redisclosure_to=redisclosure_to[:500],
-                disclosed_at=now,
-                audit_entry=entry,
-            )
-            for student in entry.student_list
-        ]
-        return Disclosure.objects.bulk_create(rows)
+    entry = prepare(
+        actor=actor,
+        action="exchange:disclosure:create",
+        students=students,
+        purpose=basis,
+        target=f"recipient:{recipient}",
+        details={
+            "recipient_kind": recipient_kind,
+            "channel": channel,
+            "contract": contract_ref,
+            "elements": ",".join(element_list),
+            "redisclosure_to": redisclosure_to,
+        },
+        occurred_at=now,
+    )
+    rows: list[dict[str, object]] = [
+        {
+            "entry": 0,
+            "student_id": student,
+            "recipient": recipient[:200],
+            "recipient_kind": recipient_kind,
+            "basis": basis[:500],
+            "contract_ref": contract_ref[:100],
+            "elements": element_list,
+            "channel": channel,
+            "redisclosure_to": redisclosure_to[:500],
+            "disclosed_at": now,
+        }
+        for student in entry.students
+    ]
+    return entry, rows
 
 
 def disclosures_for_student(student_id: int) -> QuerySet[Disclosure]:

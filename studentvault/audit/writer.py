@@ -23,6 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -299,10 +300,7 @@ def _append_postgres(
 ) -> None:
     """Lock, head, hash and insert in one call of ``studentvault_audit_append``; sets ``seq``,
     ``prev_hash`` and ``entry_hash`` in ``fields`` after checking the hash here."""
-    placeholder = chain.canonical({**fields, "seq": 0, "prev_hash": ""})
-    prefix = _HASH_HEAD + _PLACEHOLDER
-    assert placeholder.startswith(prefix)
-    params: list[Any] = [APPEND_LOCK, chain.GENESIS_HASH, _HASH_HEAD, placeholder[len(prefix) :]]
+    params: list[Any] = [APPEND_LOCK, chain.GENESIS_HASH, _HASH_HEAD, _hash_tail(fields)]
     params += [fields[name] for name in _APPEND_ARGUMENTS]
     params += [students, reads]
     with connections[using].cursor() as cursor:
@@ -317,6 +315,110 @@ def _append_postgres(
             f"audit entry {fields['seq']}: the database computed hash {row[2]}, the writer "
             f"{fields['entry_hash']}; refused (the append function and chain.py disagree)"
         )
+
+
+def _hash_tail(fields: Mapping[str, object]) -> bytes:
+    """The canonical bytes after ``seq`` and ``prev_hash`` (the function splices those in)."""
+    placeholder = chain.canonical({**fields, "seq": 0, "prev_hash": ""})
+    prefix = _HASH_HEAD + _PLACEHOLDER
+    if not placeholder.startswith(prefix):
+        raise AuditError("the canonical form does not start as the append function expects")
+    return placeholder[len(prefix) :]
+
+
+def append_many(
+    entries: Sequence[PreparedEntry],
+    disclosures: Sequence[Mapping[str, object]] = (),
+) -> list[AuditEntry]:
+    """Append ``entries`` in order, with FERPA disclosure rows that point at them, atomically.
+
+    Each disclosure row holds the ``Disclosure`` columns and ``"entry"``, the index in
+    ``entries`` of the audit entry it belongs to (``disclosures.prepare_disclosure`` builds
+    them). On PostgreSQL outside any transaction this is one statement in its own transaction
+    (``studentvault_audit_append_many``): the append lock is held inside the server only, never
+    across a client round trip (ADR 0065); the hashes are then checked here as ``append`` does,
+    a disagreement raising ``AuditError`` (the entries are committed by then, and ``audit
+    verify`` reports them). Elsewhere, or inside a caller's transaction, it is ``append`` per
+    entry and one bulk insert of the rows, in one transaction.
+    """
+    from .models import Disclosure
+
+    for row in disclosures:
+        index = row.get("entry")
+        if not isinstance(index, int) or not 0 <= index < len(entries):
+            raise AuditError(f"disclosure row names entry {index!r}, not one of the entries")
+    using = router.db_for_write(AuditEntry)
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic(using=using, savepoint=False):
+            appended = [append(prepared) for prepared in entries]
+            Disclosure.objects.using(using).bulk_create(
+                [
+                    Disclosure(
+                        **{k: v for k, v in row.items() if k != "entry"},
+                        audit_entry=appended[int(str(row["entry"]))],
+                    )
+                    for row in disclosures
+                ]
+            )
+        return appended
+    return _append_many_postgres(using, entries, disclosures)
+
+
+_APPEND_MANY_CALL = (
+    "SELECT new_seq, new_prev_hash, new_entry_hash FROM studentvault_audit_append_many("
+    "%s::bigint, %s::text, %s::bytea, %s::jsonb, %s::jsonb)"
+)
+
+
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _append_many_postgres(
+    using: str,
+    entries: Sequence[PreparedEntry],
+    disclosures: Sequence[Mapping[str, object]],
+) -> list[AuditEntry]:
+    payload = []
+    for prepared in entries:
+        item: dict[str, object] = {k: _json_value(v) for k, v in prepared.fields.items()}
+        item["hash_tail"] = _hash_tail(prepared.fields).hex()
+        item["students"] = list(prepared.students)
+        item["reads"] = list(prepared.reads)
+        payload.append(item)
+    rows = [{k: _json_value(v) for k, v in row.items()} for row in disclosures]
+    params: list[Any] = [
+        APPEND_LOCK,
+        chain.GENESIS_HASH,
+        _HASH_HEAD,
+        json.dumps(payload, ensure_ascii=False),
+        json.dumps(rows, ensure_ascii=False),
+    ]
+    connection = connections[using]
+    with connection.cursor() as cursor:  # autocommit: the statement is its own transaction
+        cursor.execute(_APPEND_MANY_CALL, params)
+        results = cursor.fetchall()
+    if len(results) != len(entries):
+        raise AuditError(f"{len(results)} entries appended for {len(entries)} asked")
+    appended: list[AuditEntry] = []
+    for prepared, (seq, prev_hash, entry_hash) in zip(entries, results, strict=True):
+        fields = dict(prepared.fields)
+        fields["seq"] = int(seq)
+        fields["prev_hash"] = str(prev_hash)
+        fields["entry_hash"] = chain.entry_hash(fields)
+        entry = AuditEntry(**fields)
+        entry._state.adding = False
+        entry._state.db = using
+        appended.append(entry)
+        if fields["entry_hash"] != entry_hash:
+            raise AuditError(
+                f"audit entry {seq}: the database computed hash {entry_hash}, the writer "
+                f"{fields['entry_hash']} (the append function and chain.py disagree)"
+            )
+    for entry in appended:
+        _after_commit(entry)
+    return appended
 
 
 def _after_commit(entry: AuditEntry) -> None:

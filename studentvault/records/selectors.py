@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 
 from studentvault import audit
@@ -36,9 +36,8 @@ from studentvault.access.policy import (
     student_scope_filter,
     vendor_contract,
 )
-from studentvault.audit.disclosures import record_disclosure
-from studentvault.audit.writer import PreparedEntry
-from studentvault.audit.writer import append as append_entry
+from studentvault.audit.disclosures import prepare_disclosure
+from studentvault.audit.writer import PreparedEntry, append_many
 from studentvault.audit.writer import prepare as prepare_entry
 from studentvault.core.actors import Actor, ActorKind
 from studentvault.core.categories import RESTRICTED_CATEGORIES, DataCategory
@@ -252,7 +251,7 @@ def visible_student_count(*, actor: Actor) -> int:
 # contract's data elements (``access.policy.contract_fields``). Every API read is audited as
 # ``records:student:read`` (channel "api") with the students and categories returned; every
 # release to a vendor is also a FERPA 99.32 disclosure (``audit.disclosures.record_disclosure``),
-# written in the same transaction (``_audit_release``).
+# written with the read's entry, all or nothing (``_audit_release``).
 
 API_PAGE_LIMIT = 50
 API_STUDENT_CATEGORIES = (DataCategory.DEMOGRAPHICS, DataCategory.ENROLLMENT)
@@ -360,24 +359,6 @@ def _disclosure_contract(actor: Actor) -> Contract | None:
     return contract
 
 
-def _disclose(
-    actor: Actor, contract: Contract | None, students: list[int], elements: set[str]
-) -> None:
-    """The 99.32 record of an API release to a vendor (nothing when nothing was released)."""
-    if contract is None or not students or not elements:
-        return
-    record_disclosure(
-        actor=actor,
-        students=students,
-        recipient=contract.vendor.name,
-        recipient_kind="vendor",
-        basis="; ".join(str(p) for p in contract.purposes) or contract.title,
-        contract_ref=f"contract:{contract.pk}",
-        elements=sorted(elements),
-        channel="api",
-    )
-
-
 def _audit_release(
     read: PreparedEntry,
     actor: Actor,
@@ -385,17 +366,28 @@ def _audit_release(
     students: list[int],
     elements: set[str],
 ) -> None:
-    """Write the read's audit entry and, for a vendor, the 99.32 disclosure, in one transaction
-    that holds nothing but them.
+    """Write the read's audit entry and, for a vendor that received something, the 99.32
+    disclosure (its entry and one row per student), all or nothing.
 
-    The read entry is prepared by the caller before the transaction and the disclosure goes
-    first (its savepoint is taken before the append lock), so the lock, taken by the first
-    append, is held only for the disclosure rows, the read entry's one statement and the commit
-    (docs/adr/0065).
+    Everything is prepared first; ``append_many`` then writes it in one statement on
+    PostgreSQL (the append lock is held inside the server only) or in one transaction
+    elsewhere (docs/adr/0065). The disclosure's entry comes first, the read's after it.
     """
-    with transaction.atomic():
-        _disclose(actor, contract, students, elements)
-        append_entry(read)
+    entries = [read]
+    rows: list[dict[str, object]] = []
+    if contract is not None and students and elements:
+        disclosure, rows = prepare_disclosure(
+            actor=actor,
+            students=students,
+            recipient=contract.vendor.name,
+            recipient_kind="vendor",
+            basis="; ".join(str(p) for p in contract.purposes) or contract.title,
+            contract_ref=f"contract:{contract.pk}",
+            elements=sorted(elements),
+            channel="api",
+        )
+        entries = [disclosure, read]
+    append_many(entries, rows)
 
 
 def _used_fields(model_name: str, rows: list[dict[str, object]]) -> set[str]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from studentvault.api.authentication import _client_token
+from studentvault.audit.verify import verify_log
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +101,22 @@ def test_user_bound_and_audience_restricted_tokens_are_left_to_the_toolkit(world
     assert _client_token(f"Bearer {token}") is None
     for header in ("Bearer", "Bearer a b", "Basic abc", f"Bearer {token}\n"):
         assert _client_token(header) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vendor_read_outside_any_transaction_appends_both_entries_at_once(
+    world: World,
+) -> None:
+    """Served as in production (autocommit): on PostgreSQL one statement writes the disclosure
+    entry, its row and the read entry (ADR 0065); the chain verifies."""
+    app, token = vendor_token(world)
+    student = world.students["s_a"]
+    response = vendor_client(token).get(f"/api/v1/students/{student.pk}/")
+    assert response.status_code == 200, response.content
+    entry = last_read()
+    assert entry.actor_id == f"client:{app.client_id}" and entry.student_list == [student.pk]
+    (released,) = disclosures()
+    assert released.student_id == student.pk
+    assert released.audit_entry.seq == entry.seq - 1
+    assert released.audit_entry.student_list == [student.pk]
+    assert verify_log().ok

@@ -5,6 +5,7 @@ and the alert dedup keys remembered only once committed."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,12 +13,18 @@ from typing import Any
 import pytest
 from audit_helpers import staff
 from django.conf import LazySettings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from studentvault import audit
-from studentvault.audit import alerts, chain, writer
-from studentvault.audit.models import ActorStudentRead, Alert, AuditEntry, AuditEntryStudent
+from studentvault.audit import alerts, chain, disclosures, writer
+from studentvault.audit.models import (
+    ActorStudentRead,
+    Alert,
+    AuditEntry,
+    AuditEntryStudent,
+    Disclosure,
+)
 from studentvault.audit.verify import verify_log
 from studentvault.audit.writer import AuditError
 
@@ -127,3 +134,88 @@ def test_alert_keys_seen_inside_a_transaction_are_not_remembered(settings: LazyS
     assert alerts.evaluate_rules(entry.seq, entry=entry)  # raised, inside the test transaction
     assert not alerts._KNOWN_RAISED
     assert alerts.evaluate_rules(entry.seq, entry=entry) == []  # found in the table instead
+
+
+def _release(student: int) -> tuple[writer.PreparedEntry, list[dict[str, object]]]:
+    return disclosures.prepare_disclosure(
+        actor=staff(),
+        students=[student],
+        recipient="Synthetic Assessments Inc",
+        recipient_kind="vendor",
+        basis="Deliver interim assessments",
+        contract_ref="contract:1",
+        elements=["student.first_name"],
+        channel="api",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_many_in_autocommit_writes_entries_and_disclosures_in_order(
+    settings: LazySettings,
+) -> None:
+    """On PostgreSQL outside a transaction: one statement; elsewhere: one transaction."""
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    audit.record(actor=staff(), action="auth:login:success")
+    disclosure, rows = _release(4)
+    read = writer.prepare(actor=staff(), action="records:student:read", students=[4])
+    appended = writer.append_many([disclosure, read], rows)
+    assert [e.seq for e in appended] == [2, 3]
+    assert [e.action for e in AuditEntry.objects.order_by("seq")] == [
+        "auth:login:success",
+        "exchange:disclosure:create",
+        "records:student:read",
+    ]
+    stored = Disclosure.objects.get()
+    assert (stored.audit_entry_id, stored.student_id) == (2, 4)
+    assert stored.elements == ["student.first_name"] and stored.channel == "api"
+    assert stored.disclosed_at == AuditEntry.objects.get(seq=2).occurred_at
+    assert appended[1].entry_hash == AuditEntry.objects.get(seq=3).entry_hash
+    assert ActorStudentRead.objects.filter(actor_id="user:7", student_id=4).exists()
+    assert verify_log().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_many_is_all_or_nothing(settings: LazySettings) -> None:
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    disclosure, rows = _release(4)
+    rows[0]["student_id"] = None  # NOT NULL: the disclosure insert fails
+    read = writer.prepare(actor=staff(), action="records:student:read", students=[4])
+    with pytest.raises(DatabaseError):
+        writer.append_many([disclosure, read], rows)
+    assert AuditEntry.objects.count() == 0 and Disclosure.objects.count() == 0
+    with pytest.raises(AuditError, match="names entry"):
+        writer.append_many([read], [{**rows[0], "entry": 1}])
+    assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_append_many_keeps_the_chain_gap_free(settings: LazySettings) -> None:
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    settings.AUDIT_ALERTS_INLINE = False
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite in-memory test databases are not shared between threads")
+
+    def reader(n: int) -> None:
+        try:
+            for i in range(5):
+                disclosure, rows = _release(100 * n + i + 1)
+                read = writer.prepare(
+                    actor=staff(n), action="records:student:read", students=[100 * n + i + 1]
+                )
+                writer.append_many([disclosure, read], rows)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, 81)
+    )
+    assert Disclosure.objects.count() == 40
+    for entry in AuditEntry.objects.filter(action="exchange:disclosure:create"):
+        read = AuditEntry.objects.get(seq=entry.seq + 1)  # each pair is appended together
+        assert read.action == "records:student:read" and read.student_ids == entry.student_ids
+    assert verify_log().ok
