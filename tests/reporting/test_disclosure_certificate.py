@@ -242,3 +242,23 @@ def test_box_failures_needs_dimensions() -> None:
     problem = build_problem(table, get_rule_set(), CellKind.STUDENT)
     with pytest.raises(ValueError, match="dimensions"):
         box_failures(replace(problem, dimensions=None), problem.sensitive)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_lines_along_the_spread_dimension_are_recognised(axis: int) -> None:
+    """Dilation leaves lines along the spread dimension alone; the test of 'along' is exact."""
+    from studentvault.reporting.disclosure.suppress import _Lines, _lines_along
+
+    dims = [
+        Dimension.flat(name, [f"{name}{i}" for i in range(size)])
+        for name, size in (("a", 3), ("b", 5), ("c", 2))
+    ]
+    table = CountTable.from_leaf_counts(dims, np.ones((3, 5, 2), dtype=np.int64))
+    problem = build_problem(table, get_rule_set(), CellKind.STUDENT)
+    lines = _Lines(problem, np.zeros(table.size, dtype=bool))
+    shape = table.shape
+    along = _lines_along(lines, int(np.prod(shape[axis + 1 :])), shape[axis])
+    for row in range(lines.n_rows):
+        members, _ = lines.line(row)
+        other = np.delete(np.array(np.unravel_index(members, shape)), axis, axis=0)
+        assert bool(along[row]) == bool((other == other[:, :1]).all())

@@ -142,10 +142,12 @@ def _pools(spread: Dimension, plus: FloatArray, minus: FloatArray) -> tuple[Floa
             # the cell moves +d: its siblings move -d (their room for the other direction)
             sub = other[rows]
             infinite = np.isinf(sub)
-            finite = np.where(infinite, 0.0, sub)
-            total = finite.sum(axis=0)
-            count = infinite.sum(axis=0)
-            result[rows] = np.where(count - infinite > 0, np.inf, total - finite)
+            if infinite.any():
+                finite = np.where(infinite, 0.0, sub)
+                count = infinite.sum(axis=0)
+                result[rows] = np.where(count - infinite > 0, np.inf, finite.sum(axis=0) - finite)
+            else:  # the usual case: plain group sum minus the code's own share
+                result[rows] = sub.sum(axis=0) - sub
             if p == 0:
                 result[rows] += same[0]  # the total moves +d with the cell
                 result[0] = same[rows].sum(axis=0)  # the total: its leaf children, all +d

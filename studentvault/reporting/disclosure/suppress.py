@@ -315,8 +315,27 @@ def _box_completion(problem: SuppressionProblem, lines: _Lines, failing: BoolArr
     return added
 
 
+def _lines_along(lines: _Lines, spread_stride: int, spread_codes: int) -> BoolArray:
+    """Per line: does it run along the spread dimension (members differ only in that code)?"""
+    members = lines.members.astype(np.int64)
+    # a cell's position without its spread code (flat = before * block + code * stride + after)
+    block = spread_stride * spread_codes
+    rest = members % spread_stride + (members // block) * block
+    starts = lines.indptr[:-1]
+    lo = np.minimum.reduceat(rest, starts)
+    hi = np.maximum.reduceat(rest, starts)
+    spread_lo = np.minimum.reduceat(members, starts)
+    spread_hi = np.maximum.reduceat(members, starts)
+    along: BoolArray = (lo == hi) & (spread_lo != spread_hi)
+    return along
+
+
 def _dilate_in_slice(
-    problem: SuppressionProblem, lines: _Lines, cells: IntArray, spread_stride: int
+    problem: SuppressionProblem,
+    lines: _Lines,
+    cells: IntArray,
+    spread_stride: int,
+    spread_codes: int,
 ) -> list[int]:
     """Open the lines of failing cells inside their slice of the spread dimension: hide every
     eligible cell of those lines; when they are already fully hidden, go one step further and
@@ -324,25 +343,19 @@ def _dilate_in_slice(
     grade total when the cell's whole grade is hidden and smaller than the minimum). Lines
     along the spread dimension (every school) are left alone."""
     hidden = lines.hidden
+    along = _lines_along(lines, spread_stride, spread_codes)
 
-    def in_slice(members: npt.NDArray[np.int32]) -> bool:
-        step = np.abs(np.diff(np.sort(members)))
-        along_spread = (
-            members.size > 1
-            and spread_stride != 1
-            and bool(np.all(step % spread_stride == 0))
-            and bool(np.all(step >= spread_stride))
-        )
-        return not along_spread
+    def in_slice(row: int) -> bool:
+        return not along[row]
 
     added: list[int] = []
     for cell in cells.tolist():
         opened = False
         seconds: set[int] = set()
         for row in lines.rows_of(cell):
-            members, _ = lines.line(int(row))
-            if not in_slice(members):
+            if not in_slice(int(row)):
                 continue
+            members, _ = lines.line(int(row))
             for member in members[problem.eligible[members] & ~hidden[members]]:
                 lines.hide(int(member))
                 added.append(int(member))
@@ -352,9 +365,9 @@ def _dilate_in_slice(
             continue
         for member in sorted(seconds):
             for row in lines.rows_of(member):
-                members, _ = lines.line(int(row))
-                if not in_slice(members):
+                if not in_slice(int(row)):
                     continue
+                members, _ = lines.line(int(row))
                 free = members[problem.eligible[members] & ~hidden[members]]
                 if free.size:
                     pick = int(free[np.argmin(problem.values[free])])
@@ -437,7 +450,7 @@ def certified_pattern(
         cells = np.flatnonzero(failing)
         added = _box_completion(problem, lines, failing)
         if round_ >= 1 or not added:
-            added.extend(_dilate_in_slice(problem, lines, cells, strides[spread]))
+            added.extend(_dilate_in_slice(problem, lines, cells, strides[spread], shape[spread]))
         if round_ >= 2 or not added:
             added.extend(_open_total_slice(problem, lines, failing))
         if not added:
