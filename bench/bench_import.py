@@ -155,7 +155,10 @@ def run(args: argparse.Namespace, district: Path) -> int:
 
     def timed_audit_commit(*a: Any, **kw: Any) -> Any:
         before_commit.append((backend(), time.perf_counter()))
-        return audit_commit(*a, **kw)
+        try:
+            return audit_commit(*a, **kw)
+        finally:
+            before_commit.append((backend(), time.perf_counter()))
 
     services._audit_commit = timed_audit_commit  # type: ignore[assignment]
     profiler = cProfile.Profile() if args.profile else None
@@ -185,13 +188,13 @@ def run(args: argparse.Namespace, district: Path) -> int:
     print(f"CPU during the import: this process {client_cpu:.1f} s, its PostgreSQL backend "
           f"{server}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
           f"({os.cpu_count()} CPUs)")  # fmt: skip
-    if before_commit and before_commit[0][0] is not None and backend_before is not None:
-        at_commit, commit_started = before_commit[0]
-        assert at_commit is not None
-        assert backend_cpu is not None
-        print(f"of which audit entries + commit (deferred foreign-key checks): "
-              f"{started + import_s - commit_started:.1f} s wall, backend "
-              f"{backend_cpu - (at_commit - backend_before):.1f} s CPU")  # fmt: skip
+    if len(before_commit) == 2 and before_commit[0][0] is not None and backend_before is not None:
+        (at_audit, audit_started), (at_commit, commit_started) = before_commit
+        assert at_audit is not None and at_commit is not None and backend_cpu is not None
+        print(f"of which the commit audit entries: {commit_started - audit_started:.1f} s wall, "
+              f"backend {at_commit - at_audit:.1f} s CPU; then the commit (deferred foreign-key "
+              f"checks) and the run's bookkeeping: {started + import_s - commit_started:.1f} s "
+              f"wall, backend {backend_cpu - (at_commit - backend_before):.1f} s CPU")  # fmt: skip
     if backend_cpu is not None:
         busy = client_cpu + backend_cpu
         print(f"students per CPU-second (client + backend): {students / busy:,.0f}; with both "
