@@ -8,6 +8,13 @@ Invariants:
   the lock, reads the head, hashes and inserts the entry, its index rows and the read window:
   one round trip. The hash it computes is recomputed here with ``chain.entry_hash`` and a
   mismatch is refused (``AuditError``, the transaction rolls back). Elsewhere the ORM writes.
+- ``append_many`` (the API's reads) appends several prepared entries and the FERPA disclosure
+  rows that point at them. On PostgreSQL outside a transaction it is one autocommitted
+  statement (``studentvault_audit_append_many``, migration 0005, which calls the function
+  above per entry): the append lock is held inside the server only, from the first head read
+  to the commit. Its hashes are checked here after that commit; a disagreement raises
+  ``AuditError`` and ``audit verify`` locates the entry. Otherwise it appends in one
+  transaction like ``record``.
 - Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock(APPEND_LOCK)`` taken inside
   the transaction, on SQLite by the database write lock (``BEGIN IMMEDIATE``, set in settings).
   The head is read after the lock is held (in its own statement, so under a fresh snapshot), so
