@@ -9,9 +9,12 @@ exists only in the bench settings module, so production cannot route to it.
 
 Steps: a scratch PostgreSQL database (dropped and re-created), a small synthetic district and
 the demo accounts, a vendor client and token; granian with the `studentvault serve` arguments
-(ASGI, TLS 1.2+, self-signed certificate) on a free port; wrk (Debian package) with N
+(WSGI, TLS 1.2+, self-signed certificate) on a free port; wrk (Debian package) with N
 keep-alive connections, or an asyncio client when wrk is missing. Prints req/s, p50 and p99 of
-both endpoints and their ratio. Targets: >= 300 req/s and p99 < 50 ms. Never fails on time.
+both endpoints and their ratio, and the load average. Targets: >= 300 req/s and p99 < 50 ms
+(with N closed-loop connections the mean latency is N / rate, so at 16 connections p99 < 50 ms
+needs well over 320 req/s). Never fails on time. `--profile N` instead runs N requests in
+process and prints the SQL statements of one request and a CPU-time cProfile (docs/adr/0065).
 
     python bench/bench_api.py [--students 300] [--seconds 10] [--connections 16] [--workers 2]
     python bench/bench_api.py --profile 200     # in process: SQL per request and a cProfile
@@ -315,7 +318,9 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
+    load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
+        f"load average {load_average} (2 cores shared: other work on the host reads low); "
         f"granian WSGI {args.workers} workers x {args.threads} threads, TLS, "
         f"{args.connections} keep-alive connections, "
         f"{args.seconds} s each, load by {tool}"
