@@ -48,7 +48,7 @@ class ClientPrincipal:
         return self.get_username()
 
 
-_BEARER = re.compile(r"^Bearer ([A-Za-z0-9\-._~+/]+=*)$")
+_BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)")  # RFC 6750 b64token, whole header
 _LOOKUP_SQL = (
     "SELECT t.id, t.token_checksum, t.application_id, t.expires, t.scope, t.resource, "
     "a.client_id FROM {tokens} t JOIN {applications} a ON a.id = t.application_id "
@@ -69,7 +69,7 @@ def _aware(value: object) -> datetime:
 def _client_token(header: str) -> Any | None:
     """The unexpired client-credentials token named by an ``Authorization: Bearer`` header,
     with its application's id and client id loaded (other columns load on access), or None."""
-    match = _BEARER.match(header)
+    match = _BEARER.fullmatch(header)
     if match is None:
         return None
     token_model = get_access_token_model()

@@ -99,8 +99,20 @@ def test_user_bound_and_audience_restricted_tokens_are_left_to_the_toolkit(world
     stored.user = world.users["bob"]
     stored.save()
     assert _client_token(f"Bearer {token}") is None
-    for header in ("Bearer", "Bearer a b", "Basic abc", f"Bearer {token}\n"):
+    for header in ("Bearer", "Bearer a b", "Basic abc"):
         assert _client_token(header) is None
+
+
+def test_only_the_exact_header_form_is_looked_up(world: World) -> None:
+    _, token = vendor_token(world)
+    assert _client_token(f"Bearer {token}") is not None
+    for header in (
+        f"Bearer {token}\n",
+        f"Bearer  {token}",
+        f" Bearer {token}",
+        f"Bearer {token} x",
+    ):
+        assert _client_token(header) is None, repr(header)
 
 
 @pytest.mark.django_db(transaction=True)
