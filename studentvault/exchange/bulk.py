@@ -87,7 +87,7 @@ def _sealed_values(
     if associated_data(table, column, probe) != prefix + probe.encode():
         raise AssertionError("associated data is no longer prefix + row_uid")
     where = [i for i, value in enumerate(values) if value is not None]
-    payloads = [f.payload(values[i]) for i in where]
+    payloads = f.payloads([values[i] for i in where])
     aads = [prefix + uid_texts[i].encode() for i in where]
     out: list[bytes | None] = [None] * len(values)
     for i, sealed in zip(where, seal_many(f.category, payloads, aads), strict=True):

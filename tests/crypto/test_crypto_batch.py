@@ -144,3 +144,29 @@ def test_index_function_refuses_unknown_indexes_and_wrong_arity() -> None:
         index_function("name_birth")("Koval")
     with pytest.raises(ValueError, match="takes 1 value"):
         index_function("sasid")("1", "2")
+
+
+class Marked(str):
+    """A str subclass (as Django's SafeString): must take the general path."""
+
+
+SAMPLES: dict[str, list[object]] = {
+    "text": ["Quillfeather", "", "Ostrander-Vey ÉÖ", Marked("Koval"), 17],
+    "date": [dt.date(2011, 4, 2), dt.date(1999, 12, 31)],
+    "number": [0, 712, -3, True, "42"],
+    "flag": [True, False, 1, 0],
+    "decimal": [Decimal("0.50"), Decimal("3"), "2.25"],
+    "json": [["02", "01"], [], {"b": 1, "a": [2]}],
+}
+
+
+def test_payloads_is_payload_for_every_encrypted_field_and_value_type() -> None:
+    from django.apps import apps
+
+    seen_kinds = set()
+    for model in apps.get_app_config("records").get_models():
+        for f in encrypted_fields_of(model):
+            seen_kinds.add(f.kind)
+            values = SAMPLES[f.kind]
+            assert f.payloads(values) == [f.payload(v) for v in values], (model, f.attname)
+    assert seen_kinds == set(SAMPLES)
