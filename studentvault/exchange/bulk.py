@@ -26,6 +26,7 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,7 +76,7 @@ def _plain_values(f: models.Field[Any, Any], rows: Sequence[dict[str, Any]]) -> 
 
 
 def _sealed_values(
-    f: EncryptedMixin, values: list[Any], uid_texts: list[str]
+    f: EncryptedMixin, values: list[Any], uid_bytes: list[bytes]
 ) -> list[bytes | None]:
     """The ciphertext of each value (None stays None), bound to its row."""
     assert f.category is not None
@@ -83,12 +84,12 @@ def _sealed_values(
     # associated_data(table, column, uid) is this prefix followed by the row_uid's text; checked
     # once here so that the two can never drift apart.
     prefix = associated_data(table, column, "")
-    probe = uid_texts[0] if uid_texts else "0"
+    probe = uid_bytes[0].decode() if uid_bytes else "0"
     if associated_data(table, column, probe) != prefix + probe.encode():
         raise AssertionError("associated data is no longer prefix + row_uid")
     where = [i for i, value in enumerate(values) if value is not None]
     payloads = f.payloads([values[i] for i in where])
-    aads = [prefix + uid_texts[i].encode() for i in where]
+    aads = [prefix + uid_bytes[i] for i in where]
     out: list[bytes | None] = [None] * len(values)
     for i, sealed in zip(where, seal_many(f.category, payloads, aads), strict=True):
         out[i] = sealed
@@ -240,8 +241,12 @@ def write_new(
     postgres = connection.vendor == "postgresql"
     table = model._meta.db_table
     plan = _plan(model, with_pk=with_ids and postgres)
-    uids = [uuid.uuid4() for _ in rows]
-    uid_texts = [str(u) for u in uids]
+    # uuid4() is UUID(bytes=os.urandom(16), version=4): the same, with one read of randomness.
+    randomness = os.urandom(16 * len(rows))
+    uids = [
+        uuid.UUID(bytes=randomness[i : i + 16], version=4) for i in range(0, len(randomness), 16)
+    ]
+    uid_bytes = [str(u).encode() for u in uids]
     ids = _next_ids(connection, table, len(rows)) if with_ids and postgres else []
     columns: list[list[Any]] = []
     for column in plan:
@@ -252,7 +257,7 @@ def write_new(
             columns.append(uids)
         elif column.kind == "sealed":
             assert isinstance(f, EncryptedMixin)
-            columns.append(_sealed_values(f, _plain_values(f, rows), uid_texts))
+            columns.append(_sealed_values(f, _plain_values(f, rows), uid_bytes))
         elif column.kind == "index":
             assert isinstance(f, BlindIndexField)
             columns.append(_index_values(f, model, rows))

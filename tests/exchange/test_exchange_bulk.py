@@ -98,6 +98,9 @@ def test_bulk_written_rows_read_like_bulk_create_rows_and_are_found_by_blind_ind
     ids = bulk.write_new(Student, [student_values(district, n) for n in range(3, 6)], with_ids=True)
     assert len(ids) == 3 and len(set(ids)) == 3
     by_pk = {s.pk: s for s in Student.objects.filter(pk__in=ids)}  # decrypts in from_db
+    uids = {s.row_uid for s in by_pk.values()}
+    assert len(uids) == 3 and {u.version for u in uids} == {4}
+    assert uids.isdisjoint(s.row_uid for s in reference)
     for n, pk in zip(range(3, 6), ids, strict=True):
         expected = stored_values(reference[n - 3])
         got = stored_values(by_pk[pk])
