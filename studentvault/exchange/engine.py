@@ -52,6 +52,7 @@ from studentvault.core.actors import Actor
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import DataElement, data_element_of
 from studentvault.crypto.blind_index import index_function
+from studentvault.crypto.fields import EncryptedMixin
 from studentvault.people.roles import ScopeKind, get_role
 from studentvault.records import models as m
 from studentvault.records.district_files import FileSpec, parse_value, value_fields
@@ -184,6 +185,27 @@ def _runs(ids: list[int], *, gap: int = 1000, span: int = 250_000) -> Iterable[t
     yield low, previous
 
 
+def _narrowing(
+    model: type[models.Model], unique: tuple[str, ...] | None, parsed: list[_Parsed]
+) -> dict[str, Any]:
+    """Lookups keeping every stored row whose unique key could equal the key of a row of
+    ``parsed`` (a superset; the caller matches keys exactly): ``<attname>__in`` for each plain
+    element of the key that every row gives a value for. Empty (every row) otherwise."""
+    if unique is None:
+        return {}
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    lookups: dict[str, Any] = {}
+    for name in unique:
+        f = by_attname.get(name)
+        if f is None or isinstance(f, EncryptedMixin):
+            continue
+        values = [p.values.get(name) for p in parsed]
+        if any(v is None or isinstance(v, list) for v in values):
+            continue
+        lookups[f"{name}__in"] = set(values)
+    return lookups
+
+
 class Engine:
     """Applies canonical files for one actor; run it inside ``transaction.atomic()``."""
 
@@ -206,6 +228,7 @@ class Engine:
         self._district_wide: dict[DataCategory, bool] = {}
         self._categories_cache: dict[tuple[str, ...], set[DataCategory]] = {}
         self._streams = bulk.CopyStreams()
+        self._school_codes: dict[int, str] = {}
         self._keys: dict[str, dict[tuple[Any, ...], int]] = {}
         self._loaded_orgs = False
 
@@ -633,7 +656,7 @@ class Engine:
             ids = {p.values["student_id"] for p in parsed}
             objects: Iterable[models.Model] = model._default_manager.filter(student_id__in=ids)
         else:
-            objects = model._default_manager.all()
+            objects = model._default_manager.filter(**_narrowing(model, unique, parsed))
         for obj in objects:
             if unique is not None:
                 key = tuple(_hashable(getattr(obj, name)) for name in unique)
@@ -805,9 +828,10 @@ class Engine:
         elif model is m.Assessment:
             self._keys["assessment"][(p.values["code"],)] = obj.pk
         elif model is m.Section:
-            school_code = next(
-                code for (code,), pk in self._keys["school"].items() if pk == p.values["school_id"]
-            )
+            school_id = p.values["school_id"]
+            if school_id not in self._school_codes:
+                self._school_codes = {pk: code for (code,), pk in self._keys["school"].items()}
+            school_code = self._school_codes[school_id]
             self._keys["section"][
                 (school_code, str(p.values["school_year"]), p.values["section_code"])
             ] = obj.pk

@@ -427,3 +427,26 @@ def test_an_error_inside_the_block_abandons_the_stream_and_nothing_is_stored() -
     assert streams._open is None
     assert Disability.objects.count() == 0
     assert Student.objects.count() == 3
+
+
+def test_organization_rows_are_looked_up_by_their_keys_not_by_reading_every_row() -> None:
+    from studentvault.records.models import Section
+
+    def row(**values: Any) -> Any:
+        return engine._Parsed(2, values, list(values), [])
+
+    rows = [
+        row(school_id=1, school_year=2027, section_code="A1"),
+        row(school_id=2, school_year=2027, section_code="B7"),
+    ]
+    assert engine._narrowing(Section, engine._unique_key(Section), rows) == {
+        "school_id__in": {1, 2},
+        "school_year__in": {2027},
+        "section_code__in": {"A1", "B7"},
+    }
+    # An element some row does not give (or gives as nothing) cannot narrow: every value counts.
+    rows.append(row(school_id=3, school_year=None))
+    assert engine._narrowing(Section, engine._unique_key(Section), rows) == {
+        "school_id__in": {1, 2, 3}
+    }
+    assert engine._narrowing(Student, engine._unique_key(Student), rows) == {}
