@@ -2,9 +2,10 @@
 
 Invariants:
 - every release of a student's PII outside the school-official exception (vendor API pulls,
-  exports, SFTP deliveries, state submissions) is recorded by ``record_disclosure``: one
-  ``Disclosure`` row per student and one audit entry ("exchange:disclosure:create"), in one
-  transaction, so neither exists without the other;
+  exports, SFTP deliveries, state submissions) is recorded by ``record_disclosure``, or by
+  ``prepare_disclosure`` then ``writer.append_many`` (the API's reads, ADR 0065): one
+  ``Disclosure`` row per student and one audit entry ("exchange:disclosure:create"), written
+  atomically, so neither exists without the other;
 - a disclosure row names the recipient, the legitimate interest or legal basis, the contract,
   the data elements (names, never values) and the date; it is kept as long as the student's
   record (the retention module removes it with the record; the audit entry stays).

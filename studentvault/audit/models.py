@@ -126,7 +126,8 @@ class Disclosure(models.Model):
     """FERPA 34 CFR 99.32 record: one release of one student's PII outside the school-official
     exception. Kept as long as the student's record (retention removes it with the record).
 
-    Written only by ``record_disclosure``, together with the audit entry it points to.
+    Written only by ``record_disclosure`` or ``writer.append_many`` (rows from
+    ``prepare_disclosure``), together with the audit entry it points to.
     """
 
     class RecipientKind(models.TextChoices):
