@@ -9,7 +9,8 @@ run (their unique keys contain the student, so nothing stored can collide). Ever
 Invariants:
 - a row is stored exactly as ``Model(**values)`` followed by ``bulk_create`` would store it: the
   same defaults for elements a source does not give, a fresh ``row_uid`` (UUID4), every encrypted
-  value encoded by its field (``EncryptedMixin.payload``) and sealed under its category's primary
+  value encoded by its field (``EncryptedMixin.payloads``, equal to ``payload`` per value, which
+  is what ``save()`` seals) and sealed under its category's primary
   key with the associated data of its table, column and row (``crypto.fields.seal_many``), every
   blind index computed as ``index_for`` (empty when a source value is missing), so a row written
   here is read, decrypted and searched like any other;
