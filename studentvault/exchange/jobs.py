@@ -27,7 +27,7 @@ from studentvault import audit
 from studentvault.core.actors import Actor, ActorKind
 
 from .models import ImportRun
-from .services import import_files
+from .services import import_files, new_run
 
 POLL_SECONDS = 1.0
 
@@ -60,20 +60,6 @@ def actor_from_payload(payload: dict[str, object]) -> Actor:
 def jobs_inline() -> bool:
     """True when no broker is configured and jobs run in the caller's process."""
     return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True))
-
-
-def new_run(
-    *, actor: Actor, format_name: str, dry_run: bool, mapping: str | None, channel: str
-) -> ImportRun:
-    """The ``ImportRun`` row of a job about to start (status running)."""
-    return ImportRun.objects.create(
-        actor_id=actor.id,
-        actor_username=actor.username,
-        format=format_name,
-        dry_run=dry_run,
-        channel=channel,
-        mapping=mapping or "",
-    )
 
 
 def run_job(

@@ -14,7 +14,9 @@ from django.utils import timezone
 class ImportRun(models.Model):
     """One import of one or more files: who, when, which files (SHA-256), outcome and counts.
 
-    Written by ``exchange.services.import_files`` only; kept as the import history.
+    Created by ``exchange.services.new_run`` (for the command line, the import screens and
+    the jobs they queue) and completed by ``exchange.services.import_files``, or marked failed
+    by ``exchange.jobs.run_job`` when the job crashed; kept as the import history.
     """
 
     class Status(models.TextChoices):

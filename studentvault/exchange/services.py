@@ -68,6 +68,20 @@ def mapping_save(
     return saved
 
 
+def new_run(
+    *, actor: Actor, format_name: str, dry_run: bool, mapping: str | None, channel: str
+) -> ImportRun:
+    """The ``ImportRun`` row of a job about to start (status running)."""
+    return ImportRun.objects.create(
+        actor_id=actor.id,
+        actor_username=actor.username,
+        format=format_name,
+        dry_run=dry_run,
+        channel=channel,
+        mapping=mapping or "",
+    )
+
+
 def import_files(
     *,
     actor: Actor,
@@ -87,13 +101,8 @@ def import_files(
     """
     fmt = get_format(format_name)
     if run is None:
-        run = ImportRun.objects.create(
-            actor_id=actor.id,
-            actor_username=actor.username,
-            format=format_name,
-            dry_run=dry_run,
-            channel=channel,
-            mapping=mapping or "",
+        run = new_run(
+            actor=actor, format_name=format_name, dry_run=dry_run, mapping=mapping, channel=channel
         )
     report: dict[str, Any] = {"files": [], "problems": [], "preview": [], "format": format_name}
     engine = Engine(actor=actor, progress=progress)

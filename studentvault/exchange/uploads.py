@@ -42,8 +42,9 @@ from studentvault.people.roles import Action
 from .errors import ImportRejected, Problem
 from .formats import get_format
 from .intake import max_bytes, sha256_of
-from .jobs import new_run, queue_import
+from .jobs import queue_import
 from .models import ImportRun
+from .services import new_run
 
 CHANNEL = "web"
 MAX_FILES = 40
