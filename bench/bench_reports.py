@@ -17,7 +17,9 @@ audited, for the 1,000,000-student synthetic district (target: under 10 s for th
    protected, audited) ``--runs`` times, split into phases by wrapping the functions it calls:
    authorization, SQL aggregation, protect and disclosure audit (the engine's own timers),
    school names, the audit-log entry and the rest. ``--explain`` prints EXPLAIN (ANALYZE,
-   BUFFERS) of the GROUP BY. ``--skip-sql`` skips it.
+   BUFFERS) of the GROUP BY. ``--keep-db`` keeps the loaded database (keys in
+   /tmp/sv-bench-reports-home) and a later ``--keep-db`` run reuses it: the report only.
+   ``--skip-sql`` skips it.
 
 Run: ``.venv/bin/python bench/bench_reports.py`` (prints the figures).
 """
@@ -46,6 +48,7 @@ TARGET_SECONDS = 10.0
 SCHOOL_YEAR = 2027
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 BENCH_DB = "studentvault_bench_reports"
+KEPT_HOME = Path("/tmp/sv-bench-reports-home")  # keys of a database kept by --keep-db
 
 
 def generate(folder: Path, students: int) -> None:
@@ -187,22 +190,32 @@ def file_path(folder: Path, time_limit: int) -> None:
     print(f"   load average after: {load_average()}")
 
 
-def sql_path(students: int, folder: Path, *, runs: int, explain: bool) -> None:
+def sql_path(students: int, folder: Path, *, runs: int, explain: bool, keep: bool) -> None:
+    """``keep``: keep the loaded database (and its key home) for a later ``--keep-db`` run,
+    which then skips the load and only times the report."""
     import psycopg
 
     generate(folder, students)
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]
+        ).fetchone()
+        if not (keep and exists and KEPT_HOME.exists()):
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {BENCH_DB}")
     env = {**os.environ, "DATABASE_URL": f"{PG_SERVER}/{BENCH_DB}"}
+    if keep:
+        KEPT_HOME.mkdir(exist_ok=True)
+        env["STUDENTVAULT_HOME"] = str(KEPT_HOME)
     command = [sys.executable, __file__, "--sql-child", str(folder), "--runs", str(runs)]
     if explain:
         command.append("--explain")
     try:
         subprocess.run(command, check=True, env=env, cwd=ROOT)
     finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        if not keep:
+            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 # What the enrollment report reads (reporting/aggregates.py ``enrollment_rows`` and
@@ -219,6 +232,7 @@ class _Phases:
         self.seconds: dict[str, float] = {}
         self.protect = self.disclosure_audit = 0.0
         self.sql: list[str] = []
+        self.counted = 0  # students in the grouped rows (the confidential district total)
 
     def add(self, phase: str, seconds: float) -> None:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
@@ -241,6 +255,7 @@ def _install_phase_timers(phases: list[_Phases]) -> None:
                     with CaptureQueriesContext(connection) as queries:
                         out = list(original(*args, **kwargs))
                     phases[-1].sql += [q["sql"] for q in queries.captured_queries]
+                    phases[-1].counted += sum(int(row[-1]) for row in out)
                     return iter(out)
                 return original(*args, **kwargs)
             finally:
@@ -265,22 +280,12 @@ def _install_phase_timers(phases: list[_Phases]) -> None:
     reports.protect_linked = timed_protect
 
 
-def sql_child(folder: Path, *, runs: int, explain: bool) -> None:
-    """Runs with DATABASE_URL pointing at the bench database."""
+def _load(folder: Path) -> Any:
+    """Keysets, the district data steward, then the report's files through the import."""
     import dataclasses
-    import tempfile
 
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("STUDENTVAULT_HOME", tempfile.mkdtemp(prefix="bench-reports-home-"))
-    os.environ.setdefault("CURRENT_SCHOOL_YEAR", str(SCHOOL_YEAR))
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
 
-    settings.CURRENT_SCHOOL_YEAR = SCHOOL_YEAR
     from studentvault.access.actors import actor_for_user
     from studentvault.access.personas import PERSONAS_BY_NAME
     from studentvault.access.services import persona_create
@@ -289,9 +294,7 @@ def sql_child(folder: Path, *, runs: int, explain: bool) -> None:
     from studentvault.exchange.models import ImportRun
     from studentvault.exchange.services import import_files
     from studentvault.records.models import Enrollment, Student
-    from studentvault.reporting.services import report_run
 
-    call_command("migrate", verbosity=0)
     # As `studentvault keys init` does at installation: the keysets exist before any import.
     ensure_keysets(actor=Actor.system("bench"))
     user = persona_create(
@@ -306,7 +309,6 @@ def sql_child(folder: Path, *, runs: int, explain: bool) -> None:
     # As after signing in with a second factor (the bench has no authenticator).
     alice = dataclasses.replace(actor_for_user(user), extra={"mfa": "verified"})
 
-    print(f"\n2. SQL path (PostgreSQL {connection.pg_version // 10000}), district {folder}")
     print(f"   load average before the load: {load_average()}", flush=True)
     started = time.perf_counter()
     run = import_files(
@@ -328,6 +330,42 @@ def sql_child(folder: Path, *, runs: int, explain: bool) -> None:
         # What autovacuum's analyze does shortly after a bulk load; timed and named here.
         cursor.execute("ANALYZE")
     print(f"   ANALYZE after the load: {time.perf_counter() - started:.1f} s", flush=True)
+    return alice
+
+
+def sql_child(folder: Path, *, runs: int, explain: bool) -> None:
+    """Runs with DATABASE_URL pointing at the bench database."""
+    import dataclasses
+    import tempfile
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("STUDENTVAULT_HOME", tempfile.mkdtemp(prefix="bench-reports-home-"))
+    os.environ.setdefault("CURRENT_SCHOOL_YEAR", str(SCHOOL_YEAR))
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.CURRENT_SCHOOL_YEAR = SCHOOL_YEAR
+    from django.contrib.auth import get_user_model
+
+    from studentvault.access.actors import actor_for_user
+    from studentvault.records.models import Enrollment, Student
+    from studentvault.reporting.services import report_run
+
+    call_command("migrate", verbosity=0)
+    print(f"\n2. SQL path (PostgreSQL {connection.pg_version // 10000}), district {folder}")
+    User = get_user_model()
+    if Student.objects.exists():  # kept by an earlier --keep-db run: the report only
+        print(f"   reusing the kept database: {Student.objects.count():,} students, "
+              f"{Enrollment.objects.count():,} enrollments")  # fmt: skip
+        alice = dataclasses.replace(
+            actor_for_user(User.objects.get(username="alice")), extra={"mfa": "verified"}
+        )
+    else:
+        alice = _load(folder)
 
     phases: list[_Phases] = []
     _install_phase_timers(phases)
@@ -354,7 +392,8 @@ def sql_child(folder: Path, *, runs: int, explain: bool) -> None:
             f"{cpu_seconds:.2f} s CPU of this process (target {TARGET_SECONDS:.0f} s: {verdict})"
         )
         print(
-            f"   district total {total} students; {result.cells:,} cells, "
+            f"   {phases[-1].counted:,} students counted (published district total: {total});"
+            f" {result.cells:,} cells, "
             f"{result.suppressed:,} withheld; method {table.method}; audit passed: "
             f"{result.audit_passed}"
         )
@@ -382,6 +421,9 @@ def main() -> int:
     parser.add_argument("--sql-district", type=Path, default=None, help="default: --district")
     parser.add_argument("--runs", type=int, default=3, help="report runs on the SQL path")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the GROUP BY")
+    parser.add_argument(
+        "--keep-db", action="store_true", help="keep the loaded database; reuse a kept one"
+    )
     parser.add_argument("--skip-sql", action="store_true")
     parser.add_argument("--skip-file", action="store_true")
     parser.add_argument("--time-limit", type=int, default=300, help="seconds for protection")
@@ -395,7 +437,7 @@ def main() -> int:
         file_path(args.district, args.time_limit)
     if not args.skip_sql:
         folder = args.sql_district or args.district
-        sql_path(args.sql_students, folder, runs=args.runs, explain=args.explain)
+        sql_path(args.sql_students, folder, runs=args.runs, explain=args.explain, keep=args.keep_db)
     return 0
 
 
