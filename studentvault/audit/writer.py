@@ -14,7 +14,10 @@ Invariants:
   above per entry): the append lock is held inside the server only, from the first head read
   to the commit. Its hashes are checked here after that commit; a disagreement raises
   ``AuditError`` and ``audit verify`` locates the entry. Otherwise it appends in one
-  transaction like ``record``.
+  transaction like ``record``. Concurrent callers in one process are grouped into one such
+  statement (``_GroupAppend``, setting ``AUDIT_GROUP_APPEND``, default on): each caller's
+  entries stay consecutive and atomic with its disclosure rows; if the grouped statement
+  fails, nothing was written and each caller is appended alone.
 - Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock(APPEND_LOCK)`` taken inside
   the transaction, on SQLite by the database write lock (``BEGIN IMMEDIATE``, set in settings).
   The head is read after the lock is held (in its own statement, so under a fresh snapshot), so
@@ -33,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -387,6 +391,20 @@ def _append_many_postgres(
     entries: Sequence[PreparedEntry],
     disclosures: Sequence[Mapping[str, object]],
 ) -> list[AuditEntry]:
+    if not getattr(settings, "AUDIT_GROUP_APPEND", True):
+        appended = _checked(using, entries, _execute_many(using, entries, disclosures))
+        for entry in appended:
+            _after_commit(entry)
+        return appended
+    return _GROUP.submit(_Request(using, entries, disclosures))
+
+
+def _execute_many(
+    using: str,
+    entries: Sequence[PreparedEntry],
+    disclosures: Sequence[Mapping[str, object]],
+) -> list[tuple[Any, ...]]:
+    """One autocommitted call of ``studentvault_audit_append_many``: (seq, prev, hash) rows."""
     payload = []
     for prepared in entries:
         item: dict[str, object] = {k: _json_value(v) for k, v in prepared.fields.items()}
@@ -405,9 +423,16 @@ def _append_many_postgres(
     connection = connections[using]
     with connection.cursor() as cursor:  # autocommit: the statement is its own transaction
         cursor.execute(_APPEND_MANY_CALL, params)
-        results = cursor.fetchall()
+        results = [tuple(row) for row in cursor.fetchall()]
     if len(results) != len(entries):
         raise AuditError(f"{len(results)} entries appended for {len(entries)} asked")
+    return results
+
+
+def _checked(
+    using: str, entries: Sequence[PreparedEntry], results: Sequence[tuple[Any, ...]]
+) -> list[AuditEntry]:
+    """The committed entries, each hash recomputed with chain.py (``AuditError`` if not equal)."""
     appended: list[AuditEntry] = []
     for prepared, (seq, prev_hash, entry_hash) in zip(entries, results, strict=True):
         fields = dict(prepared.fields)
@@ -423,9 +448,96 @@ def _append_many_postgres(
                 f"audit entry {seq}: the database computed hash {entry_hash}, the writer "
                 f"{fields['entry_hash']} (the append function and chain.py disagree)"
             )
-    for entry in appended:
-        _after_commit(entry)
     return appended
+
+
+@dataclass
+class _Request:
+    """One caller's ``append_many`` waiting for a group append."""
+
+    using: str
+    entries: Sequence[PreparedEntry]
+    disclosures: Sequence[Mapping[str, object]]
+    finished: bool = False
+    result: list[AuditEntry] | None = None
+    error: BaseException | None = None
+
+
+class _GroupAppend:
+    """Group commit for ``append_many`` between the threads of one process.
+
+    Callers queue their request; whoever finds no append running becomes the leader, takes
+    every queued request and appends them all in one call (one transaction, one WAL flush,
+    one hold of the append lock), then wakes the others. Each request's entries stay
+    consecutive and its disclosure rows point at its own entries. If that call fails (one
+    request's bad value fails the whole statement), nothing was written and each request is
+    appended alone, so a request fails only for its own fault. The leader runs one batch and
+    gives up the lead, so nobody waits behind an endless stream.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._pending: list[_Request] = []
+        self._leading = False
+
+    def submit(self, request: _Request) -> list[AuditEntry]:
+        with self._condition:
+            self._pending.append(request)
+            while self._leading and not request.finished:
+                self._condition.wait()
+            if not request.finished:
+                self._leading = True
+                batch, self._pending = self._pending, []
+            else:
+                batch = []
+        if batch:
+            try:
+                self._run(batch)
+            finally:
+                with self._condition:
+                    for waiting in batch:  # never leave a follower waiting
+                        if not waiting.finished:
+                            waiting.error = AuditError("the group append stopped")
+                            waiting.finished = True
+                    self._leading = False
+                    self._condition.notify_all()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _run(self, batch: list[_Request]) -> None:
+        for using in dict.fromkeys(r.using for r in batch):
+            group = [r for r in batch if r.using == using]
+            entries: list[PreparedEntry] = []
+            rows: list[Mapping[str, object]] = []
+            for request in group:
+                offset = len(entries)
+                entries.extend(request.entries)
+                rows.extend(
+                    {**row, "entry": int(str(row["entry"])) + offset} for row in request.disclosures
+                )
+            try:
+                results = _execute_many(using, entries, rows) if len(group) > 1 else None
+            except DatabaseError:
+                results = None  # nothing was written: append each request alone
+            offset = 0
+            for request in group:
+                try:
+                    if results is None:
+                        mine = _execute_many(using, request.entries, request.disclosures)
+                    else:
+                        mine = results[offset : offset + len(request.entries)]
+                    offset += len(request.entries)
+                    request.result = _checked(using, request.entries, mine)
+                    for entry in request.result:
+                        _after_commit(entry)
+                except Exception as error:
+                    request.error = error
+                request.finished = True
+
+
+_GROUP = _GroupAppend()
 
 
 def _after_commit(entry: AuditEntry) -> None:

@@ -219,3 +219,39 @@ def test_concurrent_append_many_keeps_the_chain_gap_free(settings: LazySettings)
         read = AuditEntry.objects.get(seq=entry.seq + 1)  # each pair is appended together
         assert read.action == "records:student:read" and read.student_ids == entry.student_ids
     assert verify_log().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_group_append_writes_a_batch_at_once_and_isolates_a_bad_request(
+    settings: LazySettings,
+) -> None:
+    """Requests queued by several threads are appended in one call; when one of them would
+    fail that call, each is appended alone and only the faulty one fails."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the group append serves the PostgreSQL autocommit path only")
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    settings.AUDIT_ALERTS_INLINE = False
+
+    def request(student: int, *, bad: bool = False) -> writer._Request:
+        disclosure, rows = _release(student)
+        if bad:
+            rows[0]["student_id"] = None  # NOT NULL: this request's insert fails
+        read = writer.prepare(actor=staff(), action="records:student:read", students=[student])
+        return writer._Request("default", [disclosure, read], rows)
+
+    group = writer._GroupAppend()
+    together = [request(1), request(2)]
+    group._run(together)
+    assert [[e.seq for e in r.result or []] for r in together] == [[1, 2], [3, 4]]
+    mixed = [request(3), request(4, bad=True), request(5)]
+    group._run(mixed)
+    assert all(r.finished for r in mixed)
+    assert isinstance(mixed[1].error, DatabaseError) and mixed[1].result is None
+    assert [[e.seq for e in r.result or []] for r in (mixed[0], mixed[2])] == [[5, 6], [7, 8]]
+    assert sorted(Disclosure.objects.values_list("student_id", "audit_entry_id")) == [
+        (1, 1),
+        (2, 3),
+        (3, 5),
+        (5, 7),
+    ]
+    assert verify_log().ok
