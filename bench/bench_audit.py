@@ -148,7 +148,7 @@ def append_breakdown(count: int) -> None:
     """Where one append's time goes (single writer, PostgreSQL), phase by phase."""
     from django.db import connection, transaction
 
-    from studentvault.audit import chain, writer
+    from studentvault.audit import writer
     from studentvault.audit.alerts import evaluate_rules
     from studentvault.audit.devices import describe_device
     from studentvault.audit.models import AuditEntry
@@ -160,9 +160,8 @@ def append_breakdown(count: int) -> None:
             "user agent parse (uncached)",
             "user agent parse (cached)",
             "site lookup",
-            "prepare + hash",
-            "begin + lock + head",
-            "insert entry+index+window",
+            "prepare (checks, canonical fields)",
+            "append function + hash check",
             "commit",
             "rules (after commit)",
         ),
@@ -182,34 +181,21 @@ def append_breakdown(count: int) -> None:
         t = timed("user agent parse (cached)", t)
         site_for(actor.client_ip)
         t = timed("site lookup", t)
+        prepared = writer.prepare(
+            actor=actor,
+            action="records:student:read",
+            students=[n % 5000 + 1],
+            categories=["enrollment"],
+        )
+        fields = dict(prepared.fields)
+        t = timed("prepare (checks, canonical fields)", t)
         with transaction.atomic():
-            seq, head = writer._lock_and_read_head("default")
-            t = timed("begin + lock + head", t)
-            fields: dict[str, Any] = {
-                "seq": seq + 1,
-                "prev_hash": head,
-                "occurred_at": datetime.now(UTC),
-                "actor_kind": "staff",
-                "actor_id": actor.id,
-                "actor_username": actor.username,
-                "actor_role": actor.role,
-                "action": "records:student:read",
-                "outcome": "success",
-                "student_ids": f"[{n % 5000 + 1}]",
-                "categories": ",enrollment,",
-                "purpose": "",
-                "target": "",
-                "details": "{}",
-                "client_ip": actor.client_ip,
-                "user_agent": actor.user_agent,
-                "device": describe_device(actor.user_agent),
-                "device_id": actor.device_id,
-                "site": site_for(actor.client_ip),
-            }
-            fields["entry_hash"] = chain.entry_hash(fields)
-            t = timed("prepare + hash", t)
-            writer._insert_postgres("default", fields, [n % 5000 + 1], [n % 5000 + 1])
-            t = timed("insert entry+index+window", t)
+            # One call of studentvault_audit_append: lock, head, hash, entry, index and read
+            # window; then the writer's own hash check (docs/adr/0065).
+            writer._append_postgres(
+                "default", fields, list(prepared.students), list(prepared.reads)
+            )
+            t = timed("append function + hash check", t)
         t = timed("commit", t)
         entry = AuditEntry(**fields)
         evaluate_rules(entry.seq, entry=entry)
