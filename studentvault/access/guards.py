@@ -10,6 +10,9 @@ Invariants:
   ``{"code": "password_expired"}``);
 - ``permission=`` needs the role permission; ``student_data=`` needs that the actor can reach
   some student in that category (each student is then checked by ``may()`` in the selector);
+  ``student_change=True`` needs that the actor may change some category of some student (the
+  import screens; the import engine checks every row) and audits a refusal
+  (``access:route:deny``);
 - API views (``api=True``) authenticate in DRF, after the middleware; for them the middleware
   only refuses a missing rule, and the view must call ``check_rule`` (or ``may``/``require``)
   itself once DRF has authenticated the request (no DRF permission class exists yet).
@@ -28,12 +31,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from studentvault import audit
 from studentvault.core.categories import DataCategory
 from studentvault.people.expiry import password_expired
 from studentvault.people.roles import Permission, get_role
 
 from .actors import request_actor, session_mfa_verified
-from .policy import mfa_required_for_user, scope_denial
+from .policy import change_denial, mfa_required_for_user, scope_denial
 
 
 class RuleKind(StrEnum):
@@ -41,6 +45,8 @@ class RuleKind(StrEnum):
     AUTHENTICATED = "authenticated"
     PERMISSION = "permission"
     STUDENT_DATA = "student_data"
+    # The actor may change some category of some student (the import screens).
+    STUDENT_CHANGE = "student_change"
     # Steps of signing in that a half-signed-in user must reach (MFA set-up, password change).
     ACCOUNT_SETUP = "account_setup"
     # Declared on purpose: nobody may use the route (features we switched off).
@@ -79,10 +85,12 @@ def rule(
     authenticated: bool = False,
     permission: Permission | str | None = None,
     student_data: DataCategory | str | None = None,
+    student_change: bool = False,
     api: bool = False,
 ) -> Callable[[V], V]:
     """Declare the rule of a view: ``@rule(public)``, ``@rule(authenticated=True)``,
-    ``@rule(permission="access:grants:manage")``, ``@rule(student_data=DataCategory.X)``."""
+    ``@rule(permission="access:grants:manage")``, ``@rule(student_data=DataCategory.X)``,
+    ``@rule(student_change=True)``."""
     chosen: list[Rule] = []
     if declared is not None:
         chosen.append(declared)
@@ -94,6 +102,8 @@ def rule(
         chosen.append(Rule(RuleKind.PERMISSION, permission=Permission(permission), api=api))
     if student_data is not None:
         chosen.append(Rule(RuleKind.STUDENT_DATA, category=DataCategory(student_data), api=api))
+    if student_change:
+        chosen.append(Rule(RuleKind.STUDENT_CHANGE, api=api))
     if len(chosen) != 1:
         raise ValueError("declare exactly one rule per view")
     the_rule = chosen[0]
@@ -219,6 +229,18 @@ def check_rule(request: HttpRequest, the_rule: Rule) -> HttpResponse | None:
         assert the_rule.category is not None
         denial = scope_denial(request_actor(request), the_rule.category)
         if denial is not None:
+            return _refuse(request, denial.value)
+    elif the_rule.kind == RuleKind.STUDENT_CHANGE:
+        actor = request_actor(request)
+        denial = change_denial(actor)
+        if denial is not None:
+            match = request.resolver_match
+            audit.record(
+                actor=actor,
+                action="access:route:deny",
+                outcome="denied",
+                details={"reason": denial.value, "route": match.view_name[:100] if match else ""},
+            )
             return _refuse(request, denial.value)
     return None
 

@@ -15,7 +15,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from studentvault.core.categories import DataCategory
-from studentvault.people.roles import Role, ScopeKind, all_roles
+from studentvault.people.roles import Action, Role, ScopeKind, all_roles
 
 from .guards import Rule, RuleKind, rule_for_view
 
@@ -53,6 +53,10 @@ def cell(the_rule: Rule | None, role: Role, category: DataCategory) -> str:
         return "allow"
     if the_rule.kind == RuleKind.PERMISSION:
         return "allow" if the_rule.permission in role.permissions else "deny"
+    if the_rule.kind == RuleKind.STUDENT_CHANGE:
+        # Allowed to the role when it may change some category; the cell says which ones.
+        changes = Action.CHANGE in role.actions and bool(role.categories)
+        return "allow" if changes and category in role.categories else "deny"
     assert the_rule.category is not None
     if role.scope == ScopeKind.CONTRACT:
         return "contract"

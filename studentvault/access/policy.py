@@ -600,6 +600,21 @@ def scope_denial(
     return _resolve(actor, Action(action), DataCategory(category), prefix="").denial
 
 
+def change_denial(actor: Actor) -> Reason | None:
+    """Why ``actor`` may change no category of any student (None when it may change some).
+
+    Decides who may use the import screens (route rule ``student_change``); the import engine
+    still checks every row it writes with ``may``.
+    """
+    first: Reason | None = None
+    for category in DataCategory:
+        denial = scope_denial(actor, category, action=Action.CHANGE)
+        if denial is None:
+            return None
+        first = first or denial
+    return first or Reason.NO_GRANT
+
+
 def visible_students(
     actor: Actor, category: DataCategory | str, *, action: Action | str = Action.READ
 ) -> QuerySet[Any]:

@@ -34,10 +34,7 @@ from typing import NoReturn
 from django.conf import settings
 
 from studentvault import audit
-from studentvault.access.policy import scope_denial
 from studentvault.core.actors import Actor
-from studentvault.core.categories import DataCategory
-from studentvault.people.roles import Action
 
 from .errors import ImportRejected, Problem
 from .formats import get_format
@@ -66,20 +63,6 @@ def staging_root() -> Path:
     root = Path(configured) if configured else Path(settings.STUDENTVAULT_HOME) / "imports"
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
-
-
-def importer_denial(actor: Actor) -> str | None:
-    """None when ``actor`` may change some category for some student, else the reason code.
-
-    This decides who sees the import screens; the engine still checks every row.
-    """
-    reason: str | None = None
-    for category in DataCategory:
-        denial = scope_denial(actor, category, action=Action.CHANGE)
-        if denial is None:
-            return None
-        reason = reason or denial.value
-    return reason or "no_grant"
 
 
 def _folder(run: ImportRun) -> Path:
@@ -128,9 +111,10 @@ def upload_preview(
 ) -> ImportRun:
     """Stage uploaded files and start their preview (a dry run) as a job; returns the run.
 
-    Who may call: an account ``importer_denial`` lets through. Raises ImportRejected (audited)
-    for an unknown format, no file, too many files, a name that is not a plain file name, two
-    files with one name, or more than IMPORT_MAX_BYTES in all; nothing is staged then.
+    Who may call: an account ``access.policy.change_denial`` lets through (the import screens'
+    route rule). Raises ImportRejected (audited) for an unknown format, no file, too many files,
+    a name that is not a plain file name, two files with one name, or more than
+    IMPORT_MAX_BYTES in all; nothing is staged then.
     """
     try:
         get_format(format_name)

@@ -5,8 +5,9 @@ and start the import jobs of ``exchange.jobs``); the import itself, its authoriz
 and its audit entries are those of ``exchange.services``.
 
 Invariants:
-- the pages answer only accounts that may change some category of some student
-  (``exchange.uploads.importer_denial``, asked of ``access.policy``); others get 403, audited;
+- the pages answer only accounts that may change some category of some student: the route
+  rule ``student_change`` (``access.guards``, ``access.policy.change_denial``) refuses the
+  others with 403 before the view runs, audited as ``access:route:deny``;
 - an upload is refused from its declared length before its body is read when that is over
   ``IMPORT_MAX_BYTES``, and a file whose bytes pass the limit is skipped while it streams
   (never stored); the refusal names the file and the limit, and nothing is staged or imported;
@@ -40,7 +41,6 @@ from studentvault.exchange.uploads import (
     UploadNotFound,
     commit_upload,
     discard_upload,
-    importer_denial,
     refuse_upload,
     staged_upload,
     upload_preview,
@@ -99,20 +99,6 @@ class UploadLimit(FileUploadHandler):
         return None
 
 
-def _refusal(request: HttpRequest, actor: Actor) -> HttpResponse | None:
-    """403 (audited) unless the account may import; None when it may."""
-    reason = importer_denial(actor)
-    if reason is None:
-        return None
-    audit.record(
-        actor=actor,
-        action="exchange:import:page",
-        outcome="failure",
-        details={"reason": reason, "path": request.path[:100]},
-    )
-    return HttpResponse(f"Forbidden ({reason})", status=403, content_type="text/plain")
-
-
 def _history(request: HttpRequest, actor: Actor) -> list[ImportRun]:
     runs = ImportRun.objects.all()
     if not user_has_permission(request.user, Permission.AUDIT_READ):
@@ -141,15 +127,12 @@ def _upload_page(
     )
 
 
-@rule(authenticated=True)
+@rule(student_change=True)
 @csrf_exempt  # checked by csrf_protect below, after the upload handlers are in place
 @require_http_methods(["GET", "POST"])
 def imports(request: HttpRequest) -> HttpResponse:
     """The upload form and the import history; POST uploads files and starts their preview."""
     actor = request_actor(request)
-    refused = _refusal(request, actor)
-    if refused is not None:
-        return refused
     if request.method != "POST":
         return _upload_page(request, actor, UploadForm())
     limit = max_bytes()
@@ -238,14 +221,11 @@ def _file_rows(run: ImportRun) -> list[dict[str, Any]]:
     return rows
 
 
-@rule(authenticated=True)
+@rule(student_change=True)
 @require_http_methods(["GET"])
 def import_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """One run: its job status while it runs (polled with htmx), then its preview or result."""
     actor = request_actor(request)
-    refused = _refusal(request, actor)
-    if refused is not None:
-        return refused
     run = _visible_run(request, actor, run_id)
     staged = staged_upload(run)
     own = run.actor_id == actor.id
@@ -266,14 +246,11 @@ def import_run(request: HttpRequest, run_id: int) -> HttpResponse:
     )
 
 
-@rule(authenticated=True)
+@rule(student_change=True)
 @require_http_methods(["POST"])
 def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
     """Commit a previewed upload (once) as a job, then show the commit run."""
     actor = request_actor(request)
-    refused = _refusal(request, actor)
-    if refused is not None:
-        return refused
     try:
         run = commit_upload(actor=actor, run_id=run_id)
     except UploadNotFound:
@@ -283,14 +260,11 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
     return redirect(reverse("web:import_run", args=[run.pk]))
 
 
-@rule(authenticated=True)
+@rule(student_change=True)
 @require_http_methods(["POST"])
 def import_discard(request: HttpRequest, run_id: int) -> HttpResponse:
     """Delete the staged files of an upload that was not committed."""
     actor = request_actor(request)
-    refused = _refusal(request, actor)
-    if refused is not None:
-        return refused
     try:
         discard_upload(actor=actor, run_id=run_id)
     except UploadNotFound:

@@ -7,6 +7,7 @@ read is audited (``require``); every refused one too.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 
 from studentvault.access.matrix import matrix
 from studentvault.access.policy import require, visible_students
+from studentvault.audit.models import AuditEntry
 from studentvault.core.categories import DataCategory
 
 ROLES = tomllib.loads(
@@ -109,3 +111,32 @@ def test_route_matrix_matches_enforcement(
         else:
             assert response.status_code in (403, 404), f"{persona} {path}: {response.status_code}"
         break
+
+
+def test_matrix_shows_who_may_use_the_import_screens() -> None:
+    """The import screens' rule is in the matrix as enforced: allowed to roles that may change
+    data, per category they may change (roles.toml read directly); refused to the others."""
+    rows = {row["role"]: row for row in matrix() if row["route"] == "/imports/"}
+    assert set(rows) == set(ROLES)
+    refused = []
+    for role, spec in ROLES.items():
+        assert rows[role]["rule"] == "student_change"
+        changes = "change" in spec["actions"]
+        for category in DataCategory:
+            want = "allow" if changes and category.value in spec["categories"] else "deny"
+            assert rows[role]["cells"][category.value] == want, f"{role} {category.value}"
+        if not changes:
+            refused.append(role)
+    assert refused  # the catalogue has roles that may not import (teachers among them)
+
+
+def test_import_screens_refuse_by_the_route_rule_and_audit_it(world: World) -> None:
+    teacher = Client()
+    sign_in(teacher, world.users["carol"])
+    assert teacher.get("/imports/", secure=True).status_code == 403
+    denial = AuditEntry.objects.get(action="access:route:deny")
+    assert denial.outcome == "denied" and denial.actor_id == f"user:{world.users['carol'].pk}"
+    assert json.loads(denial.details) == {"reason": "action_not_granted", "route": "web:imports"}
+    steward = Client()
+    sign_in(steward, world.users["alice"])
+    assert steward.get("/imports/", secure=True).status_code == 200

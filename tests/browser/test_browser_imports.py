@@ -97,8 +97,8 @@ def test_teacher_is_refused_the_import_page(
         "Failed to load resource: the server responded with a status of 403 (Forbidden)"
     )
     assert ImportRun.objects.count() == 0
-    refused = AuditEntry.objects.get(action="exchange:import:page")
-    assert refused.outcome == "failure" and refused.actor_id == f"user:{world.users['carol'].pk}"
+    refused = AuditEntry.objects.get(action="access:route:deny")
+    assert refused.outcome == "denied" and refused.actor_id == f"user:{world.users['carol'].pk}"
     session.close()
 
 

@@ -142,8 +142,8 @@ def test_roles_without_change_rights_are_refused(world: World, username: str) ->
     refused = upload(client, small_students_file())
     assert refused.status_code == 403
     assert ImportRun.objects.count() == 0 and staged_files() == []
-    denied = entries("exchange:import:page")
-    assert len(denied) == 2 and all(e.outcome == "failure" for e in denied)
+    denied = entries("access:route:deny")
+    assert len(denied) == 2 and all(e.outcome == "denied" for e in denied)
     assert denied[0].actor_id == f"user:{world.users[username].pk}"
     home = client.get("/", secure=True)
     if home.status_code == 200:
