@@ -11,8 +11,10 @@ Invariants:
 - ``permission=`` needs the role permission; ``student_data=`` needs that the actor can reach
   some student in that category (each student is then checked by ``may()`` in the selector);
   ``student_change=True`` needs that the actor may change some category of some student (the
-  import screens; the import engine checks every row) and audits a refusal
-  (``access:route:deny``);
+  import screens; the import engine checks every row);
+- a signed-in user refused by one of those three rules gets 403 and one audit entry
+  ``access:route:deny`` (outcome denied, the reason code and the route's name, never the path
+  or its arguments); sign-in, password-expiry and MFA redirects are not refusals;
 - API views (``api=True``) authenticate in DRF, after the middleware; for them the middleware
   only refuses a missing rule, and the view must call ``check_rule`` (or ``may``/``require``)
   itself once DRF has authenticated the request (no DRF permission class exists yet).
@@ -221,28 +223,28 @@ def check_rule(request: HttpRequest, the_rule: Rule) -> HttpResponse | None:
         if _wants_json(request):
             return _refuse(request, "mfa_required")
         return HttpResponseRedirect(reverse("mfa_activate_totp"))
+    reason: str | None = None
     if the_rule.kind == RuleKind.PERMISSION:
         assert the_rule.permission is not None
         if not user_has_permission(user, the_rule.permission):
-            return _refuse(request, "permission_denied")
+            reason = "permission_denied"
     elif the_rule.kind == RuleKind.STUDENT_DATA:
         assert the_rule.category is not None
         denial = scope_denial(request_actor(request), the_rule.category)
-        if denial is not None:
-            return _refuse(request, denial.value)
+        reason = denial.value if denial is not None else None
     elif the_rule.kind == RuleKind.STUDENT_CHANGE:
-        actor = request_actor(request)
-        denial = change_denial(actor)
-        if denial is not None:
-            match = request.resolver_match
-            audit.record(
-                actor=actor,
-                action="access:route:deny",
-                outcome="denied",
-                details={"reason": denial.value, "route": match.view_name[:100] if match else ""},
-            )
-            return _refuse(request, denial.value)
-    return None
+        denial = change_denial(request_actor(request))
+        reason = denial.value if denial is not None else None
+    if reason is None:
+        return None
+    match = request.resolver_match
+    audit.record(
+        actor=request_actor(request),
+        action="access:route:deny",
+        outcome="denied",
+        details={"reason": reason, "route": match.view_name[:100] if match else ""},
+    )
+    return _refuse(request, reason)
 
 
 class RouteRuleMiddleware:

@@ -140,3 +140,18 @@ def test_import_screens_refuse_by_the_route_rule_and_audit_it(world: World) -> N
     steward = Client()
     sign_in(steward, world.users["alice"])
     assert steward.get("/imports/", secure=True).status_code == 200
+
+
+def test_refusals_of_every_route_rule_are_audited(world: World) -> None:
+    """A refused signed-in user gets one audit entry (reason code and route name, no path);
+    an allowed request gets none."""
+    teacher = Client()
+    sign_in(teacher, world.users["carol"])
+    assert teacher.get(reverse("audit:alerts"), secure=True).status_code == 403
+    entry = AuditEntry.objects.get(action="access:route:deny")
+    assert entry.outcome == "denied" and entry.actor_id == f"user:{world.users['carol'].pk}"
+    assert json.loads(entry.details) == {"reason": "permission_denied", "route": "audit:alerts"}
+    steward = Client()
+    sign_in(steward, world.users["alice"])
+    assert steward.get(reverse("web:students"), secure=True).status_code == 200
+    assert AuditEntry.objects.filter(action="access:route:deny").count() == 1
