@@ -113,6 +113,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # Say so explicitly: test runners (pytest-django under xdist) recognise only the stock
         # engine name as SQLite and would otherwise derive a file name from NAME.
         DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side parameters and prepared statements: a statement run five times on a
+    # connection is prepared, so PostgreSQL stops planning it again. Planning was a third of
+    # the server's CPU on the API's one-student read (docs/adr/0079).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True,
+        prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0),
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

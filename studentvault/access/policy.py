@@ -36,10 +36,12 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from studentvault.core import rows
 from studentvault.core.actors import Actor, ActorKind
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import data_element_of
@@ -227,29 +229,24 @@ def _read_contract(actor: Actor, facts: _StaffFacts | None) -> Contract | None:
 def _client_contract(client_id: str) -> Contract | None:
     """The contract (with its vendor) an OAuth client is bound to, in one fixed statement: the
     ORM's compilation of the three-way join cost more CPU than the rest of an API read."""
-    vendor_fields = list(Vendor._meta.concrete_fields)
     using = router.db_for_read(Contract)
     quote = connections[using].ops.quote_name
-    vendor_columns = ", ".join(
-        f"v.{quote(str(f.column))} AS {quote('vendor__' + f.attname)}" for f in vendor_fields
-    )
     application = VendorClient._meta.get_field("application").related_model
     assert application is not None and not isinstance(application, str)
     sql = (
-        f"SELECT c.*, {vendor_columns} FROM {quote(Contract._meta.db_table)} c "  # noqa: S608 - names from the models
+        f"SELECT {rows.columns(Contract, 'c', using)}, {rows.columns(Vendor, 'v', using)} "  # noqa: S608 - names from the models
+        f"FROM {quote(Contract._meta.db_table)} c "
         f"JOIN {quote(VendorClient._meta.db_table)} vc ON vc.contract_id = c.id "
         f"JOIN {quote(application._meta.db_table)} a ON a.id = vc.application_id "
         f"JOIN {quote(Vendor._meta.db_table)} v ON v.id = c.vendor_id "
         "WHERE a.client_id = %s"
     )
-    contract = next(iter(Contract.objects.using(using).raw(sql, [client_id])), None)
-    if contract is None:
+    found = rows.fetch(sql, [client_id], [(Contract, "c"), (Vendor, "v")], using)
+    if not found:
         return None
-    contract.vendor = Vendor.from_db(
-        using,
-        [f.attname for f in vendor_fields],
-        [getattr(contract, f"vendor__{f.attname}") for f in vendor_fields],
-    )
+    contract, vendor = found[0]
+    assert isinstance(contract, Contract) and isinstance(vendor, Vendor)
+    contract.vendor = vendor
     return contract
 
 
@@ -314,62 +311,107 @@ def _model(label: str) -> Any:
     return apps.get_model(label)
 
 
-def _school_q(school_ids: list[int], prefix: str) -> Q:
-    enrollment = _model(ENROLLMENT_MODEL)
-    rows = enrollment.objects.filter(
-        school_id__in=school_ids, school_year=current_school_year()
-    ).values("student_id")
-    return Q(**{f"{prefix}pk__in": rows})
+@dataclass(frozen=True)
+class _Scope:
+    """Which students a grant or contract reaches, as plain values.
+
+    A scope's ``Q`` (``_scope_q``) is a function of these fields alone, so a statement
+    compiled for one scope is right for every equal scope (``_member_statement``). The
+    school year and the day are fields because school and section scopes depend on them.
+    """
+
+    kind: str  # "all", "district", "schools", "school_codes", "sections", "caseload", "none"
+    values: tuple[int | str, ...] = ()
+    school_year: int = 0
+    day: dt.date | None = None
 
 
-def _school_codes_q(codes: list[str], prefix: str) -> Q:
-    enrollment = _model(ENROLLMENT_MODEL)
-    rows = enrollment.objects.filter(
-        school__state_code__in=codes, school_year=current_school_year()
-    ).values("student_id")
-    return Q(**{f"{prefix}pk__in": rows})
+_ALL_STUDENTS = _Scope("all")
 
 
-def _section_q(section_ids: list[int], prefix: str) -> Q:
-    roster = _model(SECTION_ENROLLMENT_MODEL)
-    today = timezone.localdate()
-    rows = (
-        roster.objects.filter(section_id__in=section_ids)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=today))
-        .values("student_id")
-    )
-    return Q(**{f"{prefix}pk__in": rows})
-
-
-def _grant_q(grant: Grant, prefix: str) -> Q:
-    # One object per grant within a decision scope, so ``may_each`` asks SQL once per scope.
-    return _memo(("grant_q", grant.pk, prefix), lambda: _build_grant_q(grant, prefix))
-
-
-def _build_grant_q(grant: Grant, prefix: str) -> Q:
-    kind = grant.scope_kind
+def _grant_scope(grant: Grant) -> _Scope:
+    kind, value = grant.scope_kind, grant.scope_value
     if kind == ScopeKind.DISTRICT:
-        if grant.scope_value is not None:
-            return Q(**{f"{prefix}district_id": grant.scope_value})
-        return Q(**{f"{prefix}pk__isnull": False})
-    if kind == ScopeKind.SCHOOL and grant.scope_value is not None:
-        return _school_q([grant.scope_value], prefix)
-    if kind == ScopeKind.SECTION_ROSTER and grant.scope_value is not None:
-        return _section_q([grant.scope_value], prefix)
+        return _ALL_STUDENTS if value is None else _Scope("district", (value,))
+    if kind == ScopeKind.SCHOOL and value is not None:
+        return _Scope("schools", (value,), school_year=current_school_year())
+    if kind == ScopeKind.SECTION_ROSTER and value is not None:
+        return _Scope("sections", (value,), day=timezone.localdate())
     if kind == ScopeKind.CASELOAD:
-        rows = GrantStudent.objects.filter(grant_id=grant.pk).values("student_id")
-        return Q(**{f"{prefix}pk__in": rows})
-    return Q(**{f"{prefix}pk__in": []})  # malformed grant: matches nobody
+        return _Scope("caseload", (grant.pk,))
+    return _Scope("none")  # malformed grant: matches nobody
 
 
-def _contract_q(contract: Contract, prefix: str) -> Q:
-    return _memo(("contract_q", contract.pk, prefix), lambda: _build_contract_q(contract, prefix))
-
-
-def _build_contract_q(contract: Contract, prefix: str) -> Q:
+def _contract_scope(contract: Contract) -> _Scope:
     if contract.covers_all_schools:
+        return _ALL_STUDENTS
+    codes = tuple(str(code) for code in contract.schools)
+    return _Scope("school_codes", codes, school_year=current_school_year())
+
+
+def _scope_q(scope: _Scope, prefix: str) -> Q:
+    """The students of ``scope`` as a ``Q`` on the Student model, or on a model that links to
+    a student when ``prefix`` is ``"student__"``."""
+    if scope.kind == "all":
         return Q(**{f"{prefix}pk__isnull": False})
-    return _school_codes_q([str(code) for code in contract.schools], prefix)
+    if scope.kind == "district":
+        return Q(**{f"{prefix}district_id": scope.values[0]})
+    if scope.kind == "schools":
+        linked = _model(ENROLLMENT_MODEL).objects.filter(
+            school_id__in=scope.values, school_year=scope.school_year
+        )
+    elif scope.kind == "school_codes":
+        linked = _model(ENROLLMENT_MODEL).objects.filter(
+            school__state_code__in=scope.values, school_year=scope.school_year
+        )
+    elif scope.kind == "sections":
+        linked = (
+            _model(SECTION_ENROLLMENT_MODEL)
+            .objects.filter(section_id__in=scope.values)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=scope.day))
+        )
+    elif scope.kind == "caseload":
+        linked = GrantStudent.objects.filter(grant_id__in=scope.values)
+    else:
+        return Q(**{f"{prefix}pk__in": []})
+    return Q(**{f"{prefix}pk__in": linked.values("student_id")})
+
+
+# A primary key no row has, compiled into a membership statement and then replaced.
+_PK_SLOT = -7_300_000_000_000_000_017
+
+
+@functools.lru_cache(maxsize=4096)
+def _member_statement(scope: _Scope, using: str) -> tuple[str, tuple[Any, ...], int] | None:
+    """``SELECT 1 ... WHERE pk = <student> AND <scope>``, compiled once per scope and database:
+    (SQL, parameters, position of the student's key among them). None when the scope can match
+    nobody (the ORM finds the condition empty and runs no query)."""
+    students = _model(STUDENT_MODEL).objects.using(using).filter(pk=_PK_SLOT)
+    query = students.filter(_scope_q(scope, "")).query.exists()
+    try:
+        sql, params = query.get_compiler(using=using).as_sql()
+    except EmptyResultSet:
+        return None
+    slots = [i for i, value in enumerate(params) if value == _PK_SLOT]
+    if len(slots) != 1:  # cannot happen with the scopes above; never guess
+        raise RuntimeError(f"membership statement of scope kind {scope.kind} has no key slot")
+    return sql, tuple(params), slots[0]
+
+
+def _in_scope(scope: _Scope, pk: int) -> bool:
+    """Is student ``pk`` in ``scope``? One statement, the same answer as
+    ``Student.objects.filter(pk=pk).filter(_scope_q(scope, "")).exists()``."""
+    model = _model(STUDENT_MODEL)
+    using = router.db_for_read(model)
+    statement = _member_statement(scope, using)
+    if statement is None or not rows.key_in_range(model._meta.pk, pk, using):
+        return False
+    sql, params, slot = statement
+    bound: list[Any] = list(params)
+    bound[slot] = pk
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, bound)
+        return cursor.fetchone() is not None
 
 
 def _grant_covers(grant: Grant, action: Action, category: DataCategory) -> Reason | None:
@@ -404,10 +446,10 @@ class _Resolved:
     """What an actor may reach for one action and category, before looking at a student."""
 
     denial: Reason | None
-    scopes: list[tuple[Q, Decision]]
+    scopes: list[tuple[_Scope, Decision]]
 
 
-def _resolve(actor: Actor, action: Action, category: DataCategory, prefix: str) -> _Resolved:
+def _resolve(actor: Actor, action: Action, category: DataCategory) -> _Resolved:
     if actor.kind == ActorKind.ANONYMOUS:
         return _Resolved(Reason.NOT_AUTHENTICATED, [])
     if actor.kind == ActorKind.SYSTEM:
@@ -439,10 +481,10 @@ def _resolve(actor: Actor, action: Action, category: DataCategory, prefix: str) 
             contract_id=contract.pk,
             purpose="; ".join(str(p) for p in contract.purposes),
         )
-        return _Resolved(None, [(_contract_q(contract, prefix), decision)])
+        return _Resolved(None, [(_contract_scope(contract), decision)])
     assert user_id is not None
     grants = _current_grants(user_id)
-    scopes: list[tuple[Q, Decision]] = []
+    scopes: list[tuple[_Scope, Decision]] = []
     worst = Reason.NO_GRANT
     for grant in grants:
         problem = _grant_covers(grant, action, category)
@@ -450,7 +492,7 @@ def _resolve(actor: Actor, action: Action, category: DataCategory, prefix: str) 
             decision = Decision(
                 allowed=True, reason=Reason.ALLOWED, grant_id=grant.pk, purpose=grant.purpose
             )
-            scopes.append((_grant_q(grant, prefix), decision))
+            scopes.append((_grant_scope(grant), decision))
         elif problem == Reason.ACTION_NOT_GRANTED or worst == Reason.NO_GRANT:
             worst = problem
     if action == Action.READ:
@@ -459,7 +501,7 @@ def _resolve(actor: Actor, action: Action, category: DataCategory, prefix: str) 
             decision = Decision(
                 allowed=True, reason=Reason.BREAK_GLASS, break_glass_id=bg.pk, purpose=bg.reason
             )
-            scopes.append((Q(**{f"{prefix}pk__isnull": False}), decision))
+            scopes.append((_ALL_STUDENTS, decision))
     if not scopes:
         return _Resolved(worst, [])
     return _Resolved(None, scopes)
@@ -500,15 +542,12 @@ def may_each(
     """
     act = Action(action)
     pk = _student_pk(student)
-    students = _model(STUDENT_MODEL).objects.filter(pk=pk)
-    # id(Q) -> (Q, the student matches it). Holding the Q keeps its id from being reused; the
-    # scopes of grants and contracts are memoized, so each distinct scope is asked once.
-    in_scope: dict[int, tuple[Q, bool]] = {}
+    in_scope: dict[_Scope, bool] = {}  # each distinct scope is asked once
     answers: dict[DataCategory, Decision] = {}
     with decision_scope():
         for category in categories:
             cat = DataCategory(category)
-            answers[cat] = _decide(actor, act, cat, pk, students, in_scope)
+            answers[cat] = _decide(actor, act, cat, pk, in_scope)
     return answers
 
 
@@ -517,16 +556,15 @@ def _decide(
     action: Action,
     category: DataCategory,
     pk: int,
-    students: QuerySet[Any],
-    in_scope: dict[int, tuple[Q, bool]],
+    in_scope: dict[_Scope, bool],
 ) -> Decision:
-    resolved = _resolve(actor, action, category, prefix="")
+    resolved = _resolve(actor, action, category)
     if resolved.denial is not None:
         return _deny(resolved.denial)
-    for q, decision in resolved.scopes:
-        if id(q) not in in_scope:
-            in_scope[id(q)] = (q, students.filter(q).exists())
-        if in_scope[id(q)][1]:
+    for scope, decision in resolved.scopes:
+        if scope not in in_scope:
+            in_scope[scope] = _in_scope(scope, pk)
+        if in_scope[scope]:
             if decision.reason == Reason.BREAK_GLASS:
                 audit_record(
                     actor=actor,
@@ -582,12 +620,13 @@ def student_scope_filter(
     model that links to a student. None means nobody: the caller returns ``.none()``.
     Break-glass reach is included (district-wide); its per-student use is audited by ``may``.
     """
-    resolved = _resolve(actor, Action(action), DataCategory(category), prefix=prefix)
+    resolved = _resolve(actor, Action(action), DataCategory(category))
     if resolved.denial is not None or not resolved.scopes:
         return None
     combined = Q()
     first = True
-    for q, _ in resolved.scopes:
+    for scope, _ in resolved.scopes:
+        q = _scope_q(scope, prefix)
         combined = q if first else combined | q
         first = False
     return combined
@@ -597,7 +636,7 @@ def scope_denial(
     actor: Actor, category: DataCategory | str, *, action: Action | str = Action.READ
 ) -> Reason | None:
     """Why ``actor`` can reach no student at all for ``category`` (None when some)."""
-    return _resolve(actor, Action(action), DataCategory(category), prefix="").denial
+    return _resolve(actor, Action(action), DataCategory(category)).denial
 
 
 def change_denial(actor: Actor) -> Reason | None:

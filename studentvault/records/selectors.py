@@ -39,6 +39,7 @@ from studentvault.access.policy import (
 from studentvault.audit.disclosures import prepare_disclosure
 from studentvault.audit.writer import PreparedEntry, append_many
 from studentvault.audit.writer import prepare as prepare_entry
+from studentvault.core import rows
 from studentvault.core.actors import Actor, ActorKind
 from studentvault.core.categories import RESTRICTED_CATEGORIES, DataCategory
 from studentvault.crypto.blind_index import index_for
@@ -475,8 +476,8 @@ def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
     """
     decisions = may_each(actor, Action.READ, API_STUDENT_CATEGORIES, student_id)
     allowed = [c for c, decision in decisions.items() if decision]
-    student = Student.objects.filter(pk=student_id).first() if allowed else None
-    if student is None:
+    student = rows.by_pk(Student, student_id) if allowed else None
+    if not isinstance(student, Student):
         raise StudentNotFound(student_id)
     row = _release_row(student, _released_fields(actor, allowed))
     contract = _disclosure_contract(actor)

@@ -95,3 +95,50 @@ def test_vendor_contract_and_fields(world: World) -> None:
     fields.add("tampered.field")  # the caller's copy: the cached set is not changed
     assert "tampered.field" not in category_fields(frozenset({D.DEMOGRAPHICS}))
     assert category_fields(frozenset()) == set()
+
+
+def test_membership_statements_answer_as_the_orm_for_every_scope_kind(world: World) -> None:
+    """The compiled membership statement (ADR 0079) and the ORM give the same answer for every
+    grant and contract scope and every student, and a statement compiled once still sees
+    rows that change after it was compiled: it caches SQL, never an answer."""
+    from studentvault.access.policy import (
+        _contract_scope,
+        _grant_scope,
+        _in_scope,
+        _Scope,
+        _scope_q,
+    )
+    from studentvault.records.models import Enrollment, Student
+
+    assert world.contract is not None
+    scopes = [_grant_scope(grant) for grant in Grant.objects.current()]
+    scopes.append(_contract_scope(world.contract))
+    scopes += [_Scope("district", (world.district.pk,)), _Scope("district", (-1,)), _Scope("none")]
+    kinds = {scope.kind for scope in scopes}
+    assert {"all", "district", "schools", "school_codes", "sections", "caseload", "none"} <= kinds
+    for scope in scopes:
+        for student in world.students.values():
+            expected = Student.objects.filter(pk=student.pk).filter(_scope_q(scope, "")).exists()
+            assert _in_scope(scope, student.pk) is expected, (scope.kind, student.pk)
+        assert _in_scope(scope, 10**12) is False  # no such student
+    school_a = next(s for s in scopes if s.kind == "schools")
+    moved = world.students["s_b"]
+    assert not _in_scope(school_a, moved.pk)
+    Enrollment.objects.filter(student=moved).update(school=world.school_a)
+    assert _in_scope(school_a, moved.pk)
+
+
+def test_equal_scopes_share_one_statement_and_different_years_do_not(world: World) -> None:
+    from studentvault.access.policy import _member_statement, _Scope
+
+    first = _member_statement(_Scope("school_codes", ("0001",), school_year=2030), "default")
+    again = _member_statement(_Scope("school_codes", ("0001",), school_year=2030), "default")
+    other = _member_statement(_Scope("school_codes", ("0001",), school_year=2031), "default")
+    assert first is not None and other is not None
+    assert first is again
+    assert other[1] != first[1] and 2031 in other[1] and 2030 not in other[1]
+
+
+def test_a_student_key_no_column_can_hold_is_out_of_scope(world: World) -> None:
+    bob = staff_actor(world.users["bob"])
+    assert may(bob, "read", D.DEMOGRAPHICS, 2**80).reason == Reason.OUT_OF_SCOPE
