@@ -14,10 +14,10 @@ Invariants:
   above per entry): the append lock is held inside the server only, from the first head read
   to the commit. Its hashes are checked here after that commit; a disagreement raises
   ``AuditError`` and ``audit verify`` locates the entry. Otherwise it appends in one
-  transaction like ``record``. Concurrent callers in one process are grouped into one such
-  statement (``_GroupAppend``, setting ``AUDIT_GROUP_APPEND``, default on): each caller's
-  entries stay consecutive and atomic with its disclosure rows; if the grouped statement
-  fails, nothing was written and each caller is appended alone.
+  transaction like ``record``. With ``AUDIT_GROUP_APPEND`` on (default off, ADR 0079),
+  concurrent callers in one process are grouped into one such statement (``_GroupAppend``):
+  each caller's entries stay consecutive and atomic with its disclosure rows; if the grouped
+  statement fails, nothing was written and each caller is appended alone.
 - Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock(APPEND_LOCK)`` taken inside
   the transaction, on SQLite by the database write lock (``BEGIN IMMEDIATE``, set in settings).
   The head is read after the lock is held (in its own statement, so under a fresh snapshot), so
@@ -391,7 +391,7 @@ def _append_many_postgres(
     entries: Sequence[PreparedEntry],
     disclosures: Sequence[Mapping[str, object]],
 ) -> list[AuditEntry]:
-    if not getattr(settings, "AUDIT_GROUP_APPEND", True):
+    if not getattr(settings, "AUDIT_GROUP_APPEND", False):
         appended = _checked(using, entries, _execute_many(using, entries, disclosures))
         for entry in appended:
             _after_commit(entry)
@@ -468,7 +468,9 @@ class _GroupAppend:
 
     Callers queue their request; whoever finds no append running becomes the leader, takes
     every queued request and appends them all in one call (one transaction, one WAL flush,
-    one hold of the append lock), then wakes the others. Each request's entries stay
+    one hold of the append lock), then wakes the others. Each caller then runs the
+    after-commit work of its own entries (rules, checkpoints) in its own thread, so nobody
+    waits for another request's rules. Each request's entries stay
     consecutive and its disclosure rows point at its own entries. If that call fails (one
     request's bad value fails the whole statement), nothing was written and each request is
     appended alone, so a request fails only for its own fault. The leader runs one batch and
@@ -504,6 +506,8 @@ class _GroupAppend:
         if request.error is not None:
             raise request.error
         assert request.result is not None
+        for entry in request.result:  # in the caller's own thread, after the leader let go
+            _after_commit(entry)
         return request.result
 
     def _run(self, batch: list[_Request]) -> None:
@@ -530,8 +534,6 @@ class _GroupAppend:
                         mine = results[offset : offset + len(request.entries)]
                     offset += len(request.entries)
                     request.result = _checked(using, request.entries, mine)
-                    for entry in request.result:
-                        _after_commit(entry)
                 except Exception as error:
                     request.error = error
                 request.finished = True

@@ -189,7 +189,11 @@ def test_append_many_is_all_or_nothing(settings: LazySettings) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_append_many_keeps_the_chain_gap_free(settings: LazySettings) -> None:
+@pytest.mark.parametrize("grouped", [False, True], ids=["alone", "grouped"])
+def test_concurrent_append_many_keeps_the_chain_gap_free(
+    settings: LazySettings, grouped: bool
+) -> None:
+    settings.AUDIT_GROUP_APPEND = grouped
     settings.AUDIT_CHECKPOINT_EVERY = 0
     settings.AUDIT_ALERTS_INLINE = False
     if connection.vendor != "postgresql":
@@ -255,3 +259,51 @@ def test_group_append_writes_a_batch_at_once_and_isolates_a_bad_request(
         (5, 7),
     ]
     assert verify_log().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_caller_runs_its_own_after_commit_work(
+    settings: LazySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a group append the leader writes everyone's entries, but the rules and checkpoints
+    of an entry run in the thread that asked for it (ADR 0079), so no request waits for
+    another request's rules."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the group append serves the PostgreSQL autocommit path only")
+    settings.AUDIT_GROUP_APPEND = True
+    ran_in: dict[int, int] = {}
+    monkeypatch.setattr(writer, "_after_commit", lambda e: ran_in.__setitem__(e.seq, _me()))
+    execute, calls = writer._execute_many, []
+    started = threading.Barrier(4)
+
+    def slow_execute(*args: Any) -> Any:
+        calls.append(len(args[1]))
+        if len(calls) == 1:
+            threading.Event().wait(0.3)  # the first leader holds the lead while others queue
+        return execute(*args)
+
+    monkeypatch.setattr(writer, "_execute_many", slow_execute)
+    asked_by: dict[int, int] = {}
+
+    def reader(n: int) -> None:
+        try:
+            started.wait()
+            disclosure, rows = _release(n)
+            read = writer.prepare(actor=staff(n), action="records:student:read", students=[n])
+            for entry in writer.append_many([disclosure, read], rows):
+                asked_by[entry.seq] = _me()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert max(calls) > 2, "no group formed: the test proves nothing"
+    assert sorted(ran_in) == list(range(1, 9))
+    assert ran_in == asked_by
+
+
+def _me() -> int:
+    return threading.get_ident()
