@@ -252,7 +252,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="blocking threads per worker")
+    parser.add_argument("--threads", type=int, default=2, help="blocking threads per worker")
     parser.add_argument(
         "--profile",
         type=int,

@@ -146,7 +146,7 @@ SERVE_HOST = env_str("SERVE_HOST", "127.0.0.1")
 SERVE_PORT = env_int("SERVE_PORT", 8443, minimum=1)
 SERVE_HTTP_PORT = env_int("SERVE_HTTP_PORT", 8080, minimum=0)  # 0: no redirect listener
 SERVE_WORKERS = env_int("SERVE_WORKERS", 2, minimum=1)
-SERVE_THREADS = env_int("SERVE_THREADS", 4, minimum=1)  # request threads per worker (WSGI)
+SERVE_THREADS = env_int("SERVE_THREADS", 2, minimum=1)  # request threads per worker (ADR 0079)
 TLS_CERT_FILE = env_str("TLS_CERT_FILE", str(STUDENTVAULT_HOME / "tls" / "cert.pem"))
 TLS_KEY_FILE = env_str("TLS_KEY_FILE", str(STUDENTVAULT_HOME / "tls" / "key.pem"))
 SECURE_PROXY_SSL_HEADER = None
