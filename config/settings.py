@@ -116,10 +116,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameters and prepared statements: a statement run five times on a
     # connection is prepared, so PostgreSQL stops planning it again. Planning was a third of
-    # the server's CPU on the API's one-student read (docs/adr/0079).
+    # the server's CPU on the API's one-student read (docs/adr/0079). "off" prepares nothing
+    # (e.g. behind a pooler that cannot keep prepared statements); 0 prepares at once.
+    _PREPARE = env_str("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True,
-        prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0),
+        prepare_threshold=(
+            None if _PREPARE == "off" else env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0)
+        ),
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
