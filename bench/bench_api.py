@@ -202,6 +202,20 @@ def _wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> d
     }
 
 
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> bytes:
+    """Send one keep-alive request and read its whole answer; the status line is returned."""
+    writer.write(request)
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
 async def _client_loop(
     host: str, port: int, path: str, headers: dict[str, str], until: float, lat: list[float]
 ) -> int:
@@ -214,13 +228,7 @@ async def _client_loop(
     bad = 0
     while time.monotonic() < until:
         started = time.perf_counter()
-        writer.write(request)
-        status = await reader.readline()
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
+        status = await _exchange(reader, writer, request)
         lat.append((time.perf_counter() - started) * 1000)
         bad += 0 if b" 200 " in status else 1
     writer.close()
@@ -243,13 +251,7 @@ def _asyncio_load(
         return sum(await asyncio.gather(*loops))
 
     bad = asyncio.run(run())
-    latencies.sort()
-    return {
-        "rps": len(latencies) / seconds,
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "non_2xx": float(bad),
-    }
+    return _summary(latencies, seconds, bad)
 
 
 async def _paced_loop(
@@ -268,13 +270,7 @@ async def _paced_loop(
     bad = 0
     while (when := due()) is not None:
         await asyncio.sleep(max(0.0, when - time.perf_counter()))
-        writer.write(request)
-        status = await reader.readline()
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
+        status = await _exchange(reader, writer, request)
         lat.append((time.perf_counter() - when) * 1000)
         bad += 0 if b" 200 " in status else 1
     writer.close()
@@ -314,9 +310,14 @@ def _paced_load(
         return bad, time.perf_counter() - start
 
     bad, elapsed = asyncio.run(run())
+    return _summary(latencies, elapsed, bad)
+
+
+def _summary(latencies: list[float], seconds: float, bad: int) -> dict[str, float]:
+    """req/s, p50 and p99 (ms) and the non-2xx count, as ``_wrk`` reports them."""
     latencies.sort()
     return {
-        "rps": len(latencies) / elapsed,
+        "rps": len(latencies) / seconds,
         "p50": latencies[len(latencies) // 2],
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "non_2xx": float(bad),

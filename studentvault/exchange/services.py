@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from studentvault import audit
 from studentvault.core.actors import Actor
+from studentvault.core.collector import fewer_collections
 
 from .engine import Engine
 from .errors import ImportRejected, Problem
@@ -114,7 +115,7 @@ def import_files(
         received = [receive(p, text=fmt.text) for p in expanded]
         run.files = [{"name": r.name, "sha256": r.sha256, "bytes": r.size} for r in received]
         run.save(update_fields=["files"])
-        with transaction.atomic():
+        with fewer_collections(), transaction.atomic():
             for canonical in fmt.canonical_files(received, options):
                 engine.apply(canonical)
                 if engine.failed:
