@@ -57,6 +57,8 @@ def test_a_freeze_made_by_someone_else_is_left_alone() -> None:
         frozen = gc.get_freeze_count()
         with fewer_collections():
             pass
-        assert gc.get_freeze_count() == frozen
+        # Still frozen (not unfrozen), and nothing newer frozen; frozen objects can still be
+        # freed by reference counting, so the count may only have fallen.
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
