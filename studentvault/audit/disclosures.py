@@ -22,7 +22,7 @@ from django.utils import timezone
 from studentvault.core.actors import Actor
 
 from .models import Disclosure
-from .writer import AuditError, PreparedEntry, append, prepare
+from .writer import AuditError, PreparedEntry, append_many, prepare
 
 
 def record_disclosure(
@@ -53,14 +53,9 @@ def record_disclosure(
         channel=channel,
         redisclosure_to=redisclosure_to,
     )
-    with transaction.atomic():
-        appended = append(entry)
-        return Disclosure.objects.bulk_create(
-            [
-                Disclosure(**{k: v for k, v in row.items() if k != "entry"}, audit_entry=appended)
-                for row in rows
-            ]
-        )
+    with transaction.atomic():  # inside it, append_many appends the entry, then the rows
+        [appended] = append_many([entry], rows)
+        return list(Disclosure.objects.filter(audit_entry=appended).order_by("pk"))
 
 
 def prepare_disclosure(
