@@ -25,6 +25,7 @@ from studentvault import audit
 from studentvault.core.actors import Actor
 from studentvault.core.collector import fewer_collections
 
+from . import first_load
 from .engine import Engine
 from .errors import ImportRejected, Problem
 from .formats import FormatOptions, get_format
@@ -116,12 +117,12 @@ def import_files(
         run.files = [{"name": r.name, "sha256": r.sha256, "bytes": r.size} for r in received]
         run.save(update_fields=["files"])
         with fewer_collections(), transaction.atomic():
-            for canonical in fmt.canonical_files(received, options):
-                engine.apply(canonical)
-                if engine.failed:
-                    break
-            if not engine.failed:
-                engine.check_new_students()
+            with first_load.checked_once():
+                for canonical in fmt.canonical_files(received, options):
+                    engine.apply(canonical)
+                    if engine.failed:
+                        raise ImportRejected(engine.problems)
+            engine.check_new_students()
             if engine.failed:
                 raise ImportRejected(engine.problems)
             _fill(run, engine, report)

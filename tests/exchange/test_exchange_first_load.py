@@ -1,0 +1,205 @@
+"""A first load checks each foreign key of the student tables once, and leaves them as they were.
+
+The constraints are dropped only inside the import's transaction and only when no student is
+stored; they come back with the same names and definitions; a row that breaks one rejects the
+import and names the table and constraint; a table another session is using makes the import
+go the usual way instead of waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+
+from studentvault.core.actors import Actor
+from studentvault.exchange import bulk, first_load
+from studentvault.exchange.errors import ImportRejected
+from studentvault.exchange.models import ImportRun
+from studentvault.exchange.services import import_files
+from studentvault.records.codes import code_set
+from studentvault.records.models import Disability, District, School, Student
+
+pytestmark = pytest.mark.django_db
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="foreign keys are dropped on PostgreSQL only"
+)
+
+
+def foreign_keys() -> set[tuple[str, str, str]]:
+    """(table, name, definition) of every foreign key of the student tables."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+            " FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY (%s::regclass[])",
+            [first_load.student_tables()],
+        )
+        return set(cursor.fetchall())
+
+
+def a_student() -> Student:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    return Student.objects.create(
+        district=district,
+        sasid="9900000001",
+        first_name="Zephyrine",
+        last_name="Quillfeather",
+        birth_date=dt.date(2011, 3, 4),
+        gender="02",
+        hispanic_latino=False,
+        white=True,
+        federal_race_ethnicity="05",
+        language_background="eng",
+    )
+
+
+def test_the_student_tables_are_the_students_and_every_table_that_names_one() -> None:
+    tables = first_load.student_tables()
+    assert "records_student" in tables
+    assert {"records_disability", "records_sectionenrollment", "records_parentcontact"} <= set(
+        tables
+    )
+    assert "records_school" not in tables and "records_section" not in tables
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the SQLite behaviour")
+def test_elsewhere_than_postgresql_it_does_nothing() -> None:
+    with transaction.atomic(), first_load.checked_once() as dropped:
+        assert dropped is False
+
+
+@postgres_only
+def test_a_first_load_drops_the_foreign_keys_and_adds_back_exactly_the_same() -> None:
+    before = foreign_keys()
+    assert len(before) > 20  # every link of every student table
+    with transaction.atomic():
+        with first_load.checked_once() as dropped:
+            assert dropped is True
+            assert foreign_keys() == set()
+        assert foreign_keys() == before
+    assert foreign_keys() == before
+    deferrable = [d for _, _, d in before if "DEFERRABLE INITIALLY DEFERRED" in d]
+    assert len(deferrable) == len(before)
+
+
+@postgres_only
+def test_with_a_student_stored_nothing_is_dropped_or_locked() -> None:
+    a_student()
+    before = foreign_keys()
+    with transaction.atomic(), first_load.checked_once() as dropped:
+        assert dropped is False
+        assert foreign_keys() == before
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
+                " AND mode = 'AccessExclusiveLock' AND relation = 'records_disability'::regclass"
+            )
+            assert cursor.fetchone()[0] == 0
+
+
+@postgres_only
+def test_a_row_that_breaks_a_foreign_key_rejects_and_names_table_and_constraint() -> None:
+    before = foreign_keys()
+    with (
+        pytest.raises(ImportRejected) as rejected,
+        transaction.atomic(),
+        first_load.checked_once() as dropped,
+    ):
+        assert dropped
+        row = {"student_id": 987654321, "disability_type": "SLI", "is_primary": True}
+        bulk.write_new(Disability, [row])  # no such student
+    (problem,) = rejected.value.problems
+    assert problem.file == "records_disability"
+    assert "foreign key records_disability_student_id_" in problem.problem
+    assert "987654321" not in str(rejected.value)
+    assert foreign_keys() == before  # the transaction rolled back, drop included
+    assert not Disability.objects.exists()
+
+
+@postgres_only
+def test_an_error_inside_the_block_adds_nothing_back_and_the_rollback_restores_all() -> None:
+    before = foreign_keys()
+    with pytest.raises(RuntimeError), transaction.atomic(), first_load.checked_once() as dropped:
+        assert dropped
+        raise RuntimeError("a problem in the middle of the load")
+    assert foreign_keys() == before
+
+
+@postgres_only
+def test_a_table_in_use_elsewhere_makes_the_load_go_the_usual_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(first_load, "LOCK_TIMEOUT", "150ms")
+    before = foreign_keys()
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+    )
+    try:
+        other.execute("LOCK TABLE records_parentcontact IN ACCESS SHARE MODE")  # a reader
+        with transaction.atomic(), first_load.checked_once() as dropped:
+            assert dropped is False
+            assert foreign_keys() == before
+            with connection.cursor() as cursor:  # the savepoint rolled back; the run goes on
+                cursor.execute("SELECT current_setting('lock_timeout')")
+                assert cursor.fetchone()[0] != "150ms"
+            assert not Student.objects.exists()
+    finally:
+        other.close()
+
+
+@postgres_only
+def test_rows_this_transaction_wrote_before_make_the_load_go_the_usual_way() -> None:
+    before = foreign_keys()
+    with transaction.atomic():
+        district = District.objects.create(state_code="9999", name="Synthetic Test District")
+        School.objects.create(
+            district=district,
+            state_code="9001",
+            name="Synthetic Test School",
+            level=code_set("school_level").codes[0].code,
+            low_grade=code_set("grade_level").codes[0].code,
+            high_grade=code_set("grade_level").codes[-1].code,
+        )
+        # The school's check of its district is pending until commit: PostgreSQL refuses to
+        # alter its table before.
+        with first_load.checked_once() as dropped:
+            assert dropped is False
+            assert foreign_keys() == before
+        assert School.objects.count() == 1
+
+
+@postgres_only
+def test_an_import_into_an_empty_installation_is_a_first_load_and_stores_it_all(
+    alice: Actor, district_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = foreign_keys()
+    added_back: list[Any] = []
+    add_back = first_load._add_back
+
+    def spy(dropped: Any) -> None:
+        added_back.append({(c.table, c.name, c.definition) for c in dropped})
+        add_back(dropped)
+
+    monkeypatch.setattr(first_load, "_add_back", spy)
+    run = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert run.status == ImportRun.Status.COMMITTED
+    assert added_back == [before]
+    assert foreign_keys() == before
+    students_file = next(f for f in run.report["files"] if f["name"] == "students.csv")
+    assert Student.objects.count() == students_file["added"] > 0
+
+    again = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert again.status == ImportRun.Status.COMMITTED
+    assert again.added == again.changed == 0
+    assert added_back == [before]  # students were stored: the usual way
+    assert foreign_keys() == before
