@@ -189,9 +189,14 @@ class Elements:
         related_name: str,
         sensitivity: Sensitivity = Sensitivity.DIRECTORY,
         null: bool = False,
+        db_index: bool = True,
         **facts: Any,
     ) -> Any:
-        """A reference to another record (the student, a school, a course...)."""
+        """A reference to another record (the student, a school, a course...).
+
+        ``db_index=False`` where a unique constraint or index of the model starts with this link:
+        that one serves look-ups by it, and a second index would only slow every write.
+        """
         facts = self._facts(description, sensitivity, value_kind="link", **facts)
         field = models.ForeignKey(
             to,
@@ -199,16 +204,20 @@ class Elements:
             related_name=related_name,
             null=null,
             blank=null,
+            db_index=db_index,
         )
         return element(field, **facts)
 
-    def year(self, description: str, **facts: Any) -> Any:
-        """A school year, named by the calendar year in which it ends (2026 = 2025-26)."""
+    def year(self, description: str, *, db_index: bool = True, **facts: Any) -> Any:
+        """A school year, named by the calendar year in which it ends (2026 = 2025-26).
+
+        ``db_index=False`` where an index of the model starts with the year (as for ``link``).
+        """
         return self._build(
             "number",
             models.PositiveSmallIntegerField,
             description,
             Sensitivity.DIRECTORY,
             {**facts, "value_kind": "year"},
-            {"db_index": True},
+            {"db_index": db_index},
         )

@@ -56,7 +56,9 @@ class Assessment(Record):
 class AssessmentResult(Record):
     """A student's result on one assessment in one school year."""
 
-    student = E.link("records.Student", "The student", related_name="assessment_results")
+    student = E.link(
+        "records.Student", "The student", related_name="assessment_results", db_index=False
+    )  # result_unique starts with it
     assessment = E.link("records.Assessment", "The assessment taken", related_name="results")
     school = E.link(
         "records.School",
@@ -64,7 +66,9 @@ class AssessmentResult(Record):
         related_name="assessment_results",
         state_name="ResponsibleSchoolCode",
     )
-    school_year = E.year("School year of the administration", state_name="AssessmentYear")
+    school_year = E.year(
+        "School year of the administration", state_name="AssessmentYear", db_index=False
+    )  # the (school_year, assessment, school) index starts with it
     grade_level = E.code(
         "grade_level",
         "Grade level when assessed",

@@ -16,7 +16,9 @@ E = Elements(DataCategory.CAREER_TECHNICAL_EDUCATION, retention="program_records
 class CareerTechnicalParticipation(Record):
     """A student's status in a CTE program for a school year (participant or concentrator)."""
 
-    student = E.link("records.Student", "The student", related_name="cte_participations")
+    student = E.link(
+        "records.Student", "The student", related_name="cte_participations", db_index=False
+    )  # cte_unique starts with it
     school_year = E.year("School year")
     program = E.code(
         "cte_program",

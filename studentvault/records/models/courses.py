@@ -18,7 +18,10 @@ class Course(Record):
     """A course of the district's catalog, mapped to the statewide standard course code."""
 
     district = E.link(
-        "records.District", "The district offering the course", related_name="courses"
+        "records.District",
+        "The district offering the course",
+        related_name="courses",
+        db_index=False,  # course_code_unique starts with it
     )
     code = E.text(
         "Local course code",
@@ -59,7 +62,9 @@ class Section(Record):
     """One class of a course at a school in a school year, taught by an educator of record."""
 
     course = E.link("records.Course", "The course taught", related_name="sections")
-    school = E.link("records.School", "The school where it is taught", related_name="sections")
+    school = E.link(
+        "records.School", "The school where it is taught", related_name="sections", db_index=False
+    )  # section_unique starts with it
     school_year = E.year("School year of the section")
     section_code = E.text(
         "Local section identifier",
@@ -90,7 +95,9 @@ class Section(Record):
 class SectionEnrollment(Record):
     """A student on a section's roster (the teacher-student data link)."""
 
-    section = E.link("records.Section", "The section", related_name="roster")
+    section = E.link(
+        "records.Section", "The section", related_name="roster", db_index=False
+    )  # roster_unique starts with it
     student = E.link(
         "records.Student",
         "The student on the roster",
@@ -116,7 +123,9 @@ class SectionEnrollment(Record):
 class CourseCompletion(Record):
     """A course the student completed, with credits and the final mark (transcript line)."""
 
-    student = E.link("records.Student", "The student", related_name="course_completions")
+    student = E.link(
+        "records.Student", "The student", related_name="course_completions", db_index=False
+    )  # completion_unique starts with it
     section = E.link("records.Section", "The section completed", related_name="completions")
     credits_earned = E.decimal(
         "Credits earned",

@@ -17,7 +17,9 @@ COUNTING = "counted in English learner reports; holds no identity"
 class EnglishLearnerProfile(Record):
     """The student's English learner status and language program for a school year."""
 
-    student = E.link("records.Student", "The student", related_name="english_learner_profiles")
+    student = E.link(
+        "records.Student", "The student", related_name="english_learner_profiles", db_index=False
+    )  # el_profile_unique starts with it
     school_year = E.year("School year of the status")
     primary_language = E.code(
         "language",
@@ -57,7 +59,12 @@ class EnglishLearnerProfile(Record):
 class EnglishProficiencyResult(Record):
     """A result on the annual English language proficiency assessment (such as ACCESS)."""
 
-    student = E.link("records.Student", "The student", related_name="english_proficiency_results")
+    student = E.link(
+        "records.Student",
+        "The student",
+        related_name="english_proficiency_results",
+        db_index=False,  # elp_result_unique starts with it
+    )
     school_year = E.year("School year of the test")
     composite_score = E.number("Composite scale score", sensitivity=Sensitivity.SENSITIVE)
     proficiency_level = E.decimal(

@@ -17,11 +17,14 @@ SCOPING = "a coded field used to scope access and count students; holds no ident
 class Enrollment(Record):
     """One student school association: a stay at one school in one school year."""
 
-    student = E.link("records.Student", "The enrolled student", related_name="enrollments")
+    student = E.link(
+        "records.Student", "The enrolled student", related_name="enrollments", db_index=False
+    )  # enrollment_unique_stay starts with it
     school = E.link(
         "records.School",
         "The school of enrollment",
         related_name="enrollments",
+        db_index=False,  # the (school, school_year, grade_level) index starts with it
         state_name="School Code",
         edfi_name="StudentSchoolAssociation.SchoolReference",
     )

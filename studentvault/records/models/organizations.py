@@ -47,6 +47,7 @@ class School(Record):
         "records.District",
         "The district the school belongs to",
         related_name="schools",
+        db_index=False,  # school_code_unique_in_district starts with it
         edfi_name="School.LocalEducationAgencyReference",
     )
     state_code = E.text(

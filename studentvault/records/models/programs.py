@@ -18,7 +18,9 @@ COUNTING = "the program code is counted in program participation reports; holds 
 class ProgramParticipation(Record):
     """A period during which a student took part in (or was eligible for) a program."""
 
-    student = E.link("records.Student", "The participating student", related_name="programs")
+    student = E.link(
+        "records.Student", "The participating student", related_name="programs", db_index=False
+    )  # program_period_unique starts with it
     program = E.code(
         "program",
         "The program",

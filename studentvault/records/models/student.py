@@ -193,7 +193,12 @@ class Student(Record):
     name_birth_index = BlindIndexField(index="name_birth", sources=("last_name", "birth_date"))
 
     class Meta:
-        indexes = [models.Index(fields=["district"])]
+        # The district link has its own index; the blind indexes are searched by equality.
+        indexes = [
+            models.Index(fields=["sasid_index"], name="student_sasid_index"),
+            models.Index(fields=["local_id_index"], name="student_local_id_index"),
+            models.Index(fields=["name_birth_index"], name="student_name_birth_index"),
+        ]
 
     def __str__(self) -> str:
         # Never a name or identifier: this string reaches logs and error messages.
