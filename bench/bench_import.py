@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, district: Path) -> int:
             cpu_s = after - cpu if after is not None and cpu is not None else None
             added_back.append((time.perf_counter() - started, cpu_s))
 
-    first_load._add_back = timed_add_back  # type: ignore[assignment]
+    first_load._add_back = timed_add_back
     profiler = cProfile.Profile() if args.profile else None
     backend = backend_cpu_reader(connection)
     load_before = os.getloadavg()
