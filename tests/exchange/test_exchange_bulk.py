@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,17 @@ def test_bulk_written_rows_read_like_bulk_create_rows_and_are_found_by_blind_ind
         (last_name,) = cursor.fetchone()
     assert key_id_of(bytes(last_name)) == primary
     assert b"Quillfeather" not in bytes(last_name)
+
+
+def test_new_row_uids_are_uuid4_and_their_text_is_what_str_of_the_uuid_gives() -> None:
+    raw, texts = bulk.new_row_uids(5000)
+    assert len(raw) == len(texts) == 5000 and len(set(raw)) == 5000
+    for b, text in zip(raw, texts, strict=True):
+        u = uuid.UUID(bytes=b)
+        assert len(b) == 16
+        assert u.version == 4 and u.variant == uuid.RFC_4122
+        assert text == str(u).encode()
+    assert bulk.new_row_uids(0) == ([], [])
 
 
 def test_nulls_stay_null_and_defaults_fill_what_a_row_does_not_give() -> None:
