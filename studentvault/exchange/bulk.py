@@ -43,6 +43,8 @@ from studentvault.crypto.fields import EncryptedMixin, associated_data, seal_man
 _READ_BACK = 500
 # PostgreSQL's bytea type: the row_uid goes into COPY as its 16 bytes (see _column_types).
 _BYTEA_OID = 17
+# The most primary keys CopyStreams.ids takes from a sequence at once.
+_ID_BLOCK = 65_536
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,27 @@ class CopyStreams:
 
     def __init__(self, using: str = "default") -> None:
         self.using = using
-        self._types: dict[str, list[int]] = {}
-        self._open: tuple[str, Any, Any, Any] | None = None  # table, cursor, context, copy
+        self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        # (table, columns), cursor, COPY context, COPY of the open stream
+        self._open: tuple[tuple[str, tuple[str, ...]], Any, Any, Any] | None = None
         self._active = False
+        self._ids: dict[str, list[int]] = {}  # table -> primary keys taken, not yet used
+        self._block: dict[str, int] = {}  # table -> size of the last block of keys taken
+
+    def ids(self, table: str, count: int) -> list[int]:
+        """``count`` new primary keys of ``table``, from its sequence, in increasing order.
+
+        Taken in blocks that double up to ``_ID_BLOCK`` keys, so that a file's batches ask the
+        database rarely (the question finishes the open stream and so waits for the server).
+        Keys taken and not used stay unused, as after a rolled-back insert.
+        """
+        reserve = self._ids.setdefault(table, [])
+        if len(reserve) < count:
+            block = max(count - len(reserve), min(2 * self._block.get(table, 0), _ID_BLOCK))
+            self._block[table] = block
+            reserve += _next_ids(connections[self.using], table, block)
+        taken, self._ids[table] = reserve[:count], reserve[count:]
+        return taken
 
     @contextmanager
     def active(self) -> Iterator[CopyStreams]:
@@ -198,15 +218,16 @@ class CopyStreams:
 
     def writer(self, table: str, names: list[str]) -> Any:
         """The open COPY into ``table`` (opened if needed) for rows of columns ``names``."""
-        if self._open is not None and self._open[0] == table:
+        target = (table, tuple(names))
+        if self._open is not None and self._open[0] == target:
             return self._open[3]
         self.finish()
         from psycopg import sql
 
         connection = connections[self.using]
-        types = self._types.get(table)
+        types = self._types.get(target)
         if types is None:
-            types = self._types[table] = _column_types(connection, table, names)
+            types = self._types[target] = _column_types(connection, table, names)
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
         )
@@ -214,7 +235,7 @@ class CopyStreams:
         context = cursor.cursor.copy(statement)
         copy = context.__enter__()
         copy.set_types(types)
-        self._open = (table, cursor, context, copy)
+        self._open = (target, cursor, context, copy)
         return copy
 
     def finish(self) -> None:
@@ -255,9 +276,9 @@ def write_new(
 
     Returns the primary keys in the order of ``rows`` when ``with_ids``, else an empty list.
     The caller guarantees that every row is new and authorized, and runs this inside its
-    transaction. With ``streams`` (inside ``streams.active()``, PostgreSQL, no ids wanted) the
-    rows go into the table's open COPY and may be stored after this returns, at the latest
-    before the next statement on the connection.
+    transaction. With ``streams`` (inside ``streams.active()``, PostgreSQL) the rows go into the
+    table's open COPY and may be stored after this returns, at the latest before the next
+    statement on the connection; their keys, when wanted, are taken ahead (``CopyStreams.ids``).
     """
     if not rows:
         return []
@@ -268,7 +289,10 @@ def write_new(
     uid_raw, uid_bytes = new_row_uids(len(rows))
     # PostgreSQL's COPY takes the 16 bytes; Django's fields elsewhere take UUID objects.
     uids: list[Any] = uid_raw if postgres else [uuid.UUID(bytes=b) for b in uid_raw]
-    ids = _next_ids(connection, table, len(rows)) if with_ids and postgres else []
+    stream = streams if postgres and streams is not None and streams.usable else None
+    ids: list[int] = []
+    if with_ids and postgres:
+        ids = stream.ids(table, len(rows)) if stream else _next_ids(connection, table, len(rows))
     columns: list[list[Any]] = []
     for column in plan:
         f = column.field
@@ -285,8 +309,8 @@ def write_new(
         else:
             columns.append(_plain_values(f, rows))
     names = [str(column.field.column) for column in plan]
-    if postgres and streams is not None and streams.usable and not with_ids:
-        copy = streams.writer(table, names)
+    if stream is not None:
+        copy = stream.writer(table, names)
         for row in zip(*columns, strict=True):
             copy.write_row(row)
         return ids

@@ -51,7 +51,7 @@ from studentvault.access.policy import Action, actor_user_id, scope_denial, stud
 from studentvault.core.actors import Actor
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import DataElement, data_element_of
-from studentvault.crypto.blind_index import index_function
+from studentvault.crypto.blind_index import index_function, normalize_identifier
 from studentvault.crypto.fields import EncryptedMixin
 from studentvault.people.roles import ScopeKind, get_role
 from studentvault.records import models as m
@@ -231,6 +231,12 @@ class Engine:
         self._school_codes: dict[int, str] = {}
         self._keys: dict[str, dict[tuple[Any, ...], int]] = {}
         self._loaded_orgs = False
+        # Students this run created, by normalised SASID and local ID (see _resolve_students).
+        self._created: dict[str, dict[str, int]] = {"sasid": {}, "local_id": {}}
+        # Set by the import service when no student was stored at the start and none can be
+        # added by anyone else until the run ends (exchange.first_load): every stored student
+        # is then one this run created, and students are found without asking the database.
+        self.first_load = False
 
     # --- problems -----------------------------------------------------------------------
 
@@ -289,28 +295,35 @@ class Engine:
         self._loaded_orgs = True
 
     def _resolve_students(self, sasids: set[str], local_ids: set[str]) -> None:
-        known = self._keys["student"]
-        wanted = [s for s in sasids if s and (s,) not in known]
-        sasid_index = index_function("sasid") if wanted else None
-        for chunk_start in range(0, len(wanted), BATCH):
-            chunk = wanted[chunk_start : chunk_start + BATCH]
-            assert sasid_index is not None
-            by_index = {sasid_index(s): s for s in chunk}
-            for pk, index in m.Student.objects.filter(sasid_index__in=list(by_index)).values_list(
-                "pk", "sasid_index"
-            ):
-                known[(by_index[index],)] = pk
-        local = self._keys["student_local"]
-        wanted = [s for s in local_ids if s and (s,) not in local]
-        local_index = index_function("local_id") if wanted else None
-        for chunk_start in range(0, len(wanted), BATCH):
-            chunk = wanted[chunk_start : chunk_start + BATCH]
-            assert local_index is not None
-            by_index = {local_index(s): s for s in chunk}
-            for pk, index in m.Student.objects.filter(
-                local_id_index__in=list(by_index)
-            ).values_list("pk", "local_id_index"):
-                local[(by_index[index],)] = pk
+        """Find the students that ``sasids`` and ``local_ids`` name, as the blind index would.
+
+        First among the students this run created (by the normalised identifier, which is what
+        the blind index hashes), then, unless this is a first load (nothing else is stored),
+        among the stored ones by blind index.
+        """
+        for name, known, values in (
+            ("sasid", self._keys["student"], sasids),
+            ("local_id", self._keys["student_local"], local_ids),
+        ):
+            created = self._created[name]
+            wanted = []
+            for value in values:
+                if value and (value,) not in known:
+                    pk = created.get(normalize_identifier(value))
+                    if pk is None:
+                        wanted.append(value)
+                    else:
+                        known[(value,)] = pk
+            if self.first_load or not wanted:
+                continue
+            index = index_function(name)
+            for chunk_start in range(0, len(wanted), BATCH):
+                chunk = wanted[chunk_start : chunk_start + BATCH]
+                by_index = {index(value): value for value in chunk}
+                column = f"{name}_index"
+                found = m.Student.objects.filter(**{f"{column}__in": list(by_index)})
+                for pk, value_index in found.values_list("pk", column):
+                    known[(by_index[value_index],)] = pk
 
     # --- authorization ------------------------------------------------------------------
 
@@ -934,7 +947,9 @@ class Engine:
         to_add = [p for p in parsed if not self._incomplete(source, p, m.Student)]
         if self.failed:
             return
-        ids = bulk.write_new(m.Student, [p.values for p in to_add], with_ids=True)
+        ids = bulk.write_new(
+            m.Student, [p.values for p in to_add], with_ids=True, streams=self._streams
+        )
         for p, pk in zip(to_add, ids, strict=True):
             self.touched_categories |= self._student_categories(p.provided)
             self._added_student(source, p, pk, counts)
@@ -958,9 +973,11 @@ class Engine:
         sasid = p.values.get("sasid") or ""
         if sasid:
             self._keys["student"][(sasid,)] = pk
+            self._created["sasid"][normalize_identifier(sasid)] = pk
         local = p.values.get("local_id") or ""
         if local:
             self._keys["student_local"][(local,)] = pk
+            self._created["local_id"][normalize_identifier(local)] = pk
 
     def _pk_for_student_row(self, p: _Parsed) -> int | None:
         sasid = p.values.get("sasid") or ""

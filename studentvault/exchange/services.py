@@ -117,7 +117,8 @@ def import_files(
         run.files = [{"name": r.name, "sha256": r.sha256, "bytes": r.size} for r in received]
         run.save(update_fields=["files"])
         with fewer_collections(), transaction.atomic():
-            with first_load.checked_once():
+            with first_load.checked_once() as alone:
+                engine.first_load = alone
                 for canonical in fmt.canonical_files(received, options):
                     engine.apply(canonical)
                     if engine.failed:

@@ -427,6 +427,54 @@ def test_an_open_copy_stream_is_finished_before_any_other_statement() -> None:
 
 
 @postgres_only
+def test_students_stream_with_keys_taken_ahead_in_growing_blocks() -> None:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    streams = bulk.CopyStreams()
+    with streams.active():
+        first = bulk.write_new(
+            Student, [student_values(district, n) for n in range(3)], with_ids=True, streams=streams
+        )
+        assert streams._open is not None  # the rows are still on their way
+        second = bulk.write_new(
+            Student,
+            [student_values(district, n) for n in range(3, 6)],
+            with_ids=True,
+            streams=streams,
+        )
+        # The second batch's keys came from the block taken with the first (3, then 6 keys):
+        # no question was asked in between, or the stream would have been finished.
+        assert streams._open is not None
+        assert first + second == sorted(first + second) and len(set(first + second)) == 6
+        stored = dict(Student.objects.values_list("pk", "sasid_index"))  # finishes the stream
+        assert streams._open is None
+    assert sorted(stored) == first + second
+    for n, pk in enumerate(first + second):
+        assert stored[pk] == index_for("sasid", f"99{n:08d}")
+        assert Student.objects.get(pk=pk).last_name == f"Quillfeather{n}"
+
+
+@postgres_only
+def test_keys_are_taken_in_blocks_that_double_up_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "_ID_BLOCK", 8)
+    asked: list[int] = []
+    next_ids = bulk._next_ids
+
+    def counting(connection: Any, table: str, count: int) -> list[int]:
+        asked.append(count)
+        return next_ids(connection, table, count)
+
+    monkeypatch.setattr(bulk, "_next_ids", counting)
+    streams = bulk.CopyStreams()
+    taken = [streams.ids("records_student", 3) for _ in range(8)]
+    assert asked == [3, 6, 8, 8]
+    flat = [pk for batch in taken for pk in batch]
+    assert len(flat) == 24 and flat == sorted(flat) and len(set(flat)) == 24
+    assert streams.ids("records_student", 20) and asked[-1] == 20 - 1  # one key was left
+
+
+@postgres_only
 def test_an_error_inside_the_block_abandons_the_stream_and_nothing_is_stored() -> None:
     from django.db import transaction
 

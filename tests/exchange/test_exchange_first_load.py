@@ -8,6 +8,7 @@ go the usual way instead of waiting.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from django.db import connection, transaction
 
 from studentvault.core.actors import Actor
+from studentvault.crypto.blind_index import index_for
 from studentvault.exchange import bulk, first_load
 from studentvault.exchange.errors import ImportRejected
 from studentvault.exchange.models import ImportRun
@@ -203,3 +205,24 @@ def test_an_import_into_an_empty_installation_is_a_first_load_and_stores_it_all(
     assert again.added == again.changed == 0
     assert added_back == [before]  # students were stored: the usual way
     assert foreign_keys() == before
+
+
+def test_a_student_named_in_another_spelling_of_the_same_sasid_is_found_in_any_load(
+    alice: Actor, district_copy: Path
+) -> None:
+    """A later file may write a SASID as the blind index reads it (``12345-67890``): the run
+    finds the student it created, from its own records in a first load (PostgreSQL) and by
+    blind index otherwise (SQLite), with the same outcome."""
+    path = district_copy / "disabilities.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    sasid = rows[1][0]
+    rows[1][0] = f" {sasid[:5]}-{sasid[5:]} "
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    run = import_files(actor=alice, format_name="district", paths=[district_copy])
+    assert run.status == ImportRun.Status.COMMITTED, run.report["problems"][:1]
+    student = Student.objects.get(sasid_index=index_for("sasid", sasid))
+    expected = sum(1 for row in rows[1:] if row[0].strip().replace("-", "") == sasid)
+    assert Disability.objects.filter(student=student).count() == expected >= 1
+    assert Student.objects.filter(sasid_index=index_for("sasid", sasid)).count() == 1
