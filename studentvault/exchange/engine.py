@@ -791,9 +791,10 @@ class Engine:
         """The general path's outcome for rows of students created by this run (all adds),
         written by the bulk writer; authorization was done by the caller."""
         model = source.spec.model
-        if _unique_key(model) is None:
+        if _unique_key(model) is None and not self.first_load:
             # As the general path counts them, so that a later batch of this file that goes
-            # the general way matches stored rows against the right count.
+            # the general way matches stored rows against the right count. (In a first load no
+            # batch goes that way: every student a row can name was created by this run.)
             names: list[str] = []
             for p in parsed:
                 if p.provided != names:

@@ -32,12 +32,16 @@ def mapped_rows(
     """Rows keyed by canonical column; a row with the wrong number of fields is refused."""
     targets = [mapping.get(h, h) for h in header]
     width = len(header)
+    every = all(targets)  # no column mapped away: a row is the header zipped with its cells
     for line, cells in rows:
         if len(cells) != width:
             raise ImportRejected(
                 [Problem(received.name, line, None, f"expected {width} fields, found {len(cells)}")]
             )
-        yield line, {t: c for t, c in zip(targets, cells, strict=True) if t}
+        if every:
+            yield line, dict(zip(targets, cells, strict=True))
+        else:
+            yield line, {t: c for t, c in zip(targets, cells, strict=True) if t}
 
 
 def check_header(received: ReceivedFile, header: list[str], expected: list[str]) -> None:
