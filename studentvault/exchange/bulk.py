@@ -43,6 +43,9 @@ from studentvault.crypto.fields import EncryptedMixin, associated_data, seal_man
 _READ_BACK = 500
 # PostgreSQL's bytea type: the row_uid goes into COPY as its 16 bytes (see _column_types).
 _BYTEA_OID = 17
+# Byte maps that set a UUID's version (4: high nibble of byte 6) and variant (10xx: byte 8).
+_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
+_VARIANT_RFC_4122 = bytes((b & 0x3F) | 0x80 for b in range(256))
 # The most primary keys CopyStreams.ids takes from a sequence at once.
 _ID_BLOCK = 65_536
 
@@ -127,15 +130,23 @@ def new_row_uids(count: int) -> tuple[list[bytes], list[bytes]]:
     against ``uuid.UUID``), from one read of randomness and without a UUID object per row.
     """
     raw = bytearray(os.urandom(16 * count))
-    raw[6::16] = bytes([(b & 0x0F) | 0x40 for b in raw[6::16]])  # version 4
-    raw[8::16] = bytes([(b & 0x3F) | 0x80 for b in raw[8::16]])  # variant 10xx
-    hexed = raw.hex()
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_RFC_4122)
+    uids = bytes(raw)
+    hexed = uids.hex().encode()
     texts = [
-        f"{hexed[i : i + 8]}-{hexed[i + 8 : i + 12]}-{hexed[i + 12 : i + 16]}-"
-        f"{hexed[i + 16 : i + 20]}-{hexed[i + 20 : i + 32]}".encode()
+        b"-".join(
+            (
+                hexed[i : i + 8],
+                hexed[i + 8 : i + 12],
+                hexed[i + 12 : i + 16],
+                hexed[i + 16 : i + 20],
+                hexed[i + 20 : i + 32],
+            )
+        )
         for i in range(0, 32 * count, 32)
     ]
-    return [bytes(raw[i : i + 16]) for i in range(0, 16 * count, 16)], texts
+    return [uids[i : i + 16] for i in range(0, 16 * count, 16)], texts
 
 
 def _next_ids(connection: Any, table: str, count: int) -> list[int]:

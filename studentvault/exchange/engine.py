@@ -27,6 +27,11 @@ Invariants:
   preview, touched students and categories as the general path; everything else goes the
   general way. A batch whose rows are all valid is parsed by a lean pass that gives what the
   reference loop gives; any invalid row sends the batch to the reference loop, which reports;
+- a first load (``first_load``, set by the import service when no student was stored at the
+  start and the student tables are locked to the run: ``exchange.first_load``) finds students
+  only among those the run created, by the normalised identifier the blind index hashes, and
+  asks the database nothing about them; so students' rows stream into COPY like any other
+  rows (docs/adr/0080);
 - a source marked ``refuse_incomplete`` (OneRoster: docs/adr/0075) refuses *individual rows*
   that are valid but cannot make a record: a new record without an element the data model needs
   to create it (``REQUIRED_TO_CREATE``: a student's birth date...) or a row that refers to a
