@@ -180,6 +180,7 @@ def run(args: argparse.Namespace, district: Path) -> int:
     profiler = cProfile.Profile() if args.profile else None
     backend = backend_cpu_reader(connection)
     load_before = os.getloadavg()
+    rss_before = memory_mb("self", "VmRSS")
     backend_before = backend()
     cpu_started = time.process_time()
     started = time.perf_counter()
@@ -211,6 +212,12 @@ def run(args: argparse.Namespace, district: Path) -> int:
               f"backend {at_commit - at_audit:.1f} s CPU; then the commit (deferred foreign-key "
               f"checks) and the run's bookkeeping: {started + import_s - commit_started:.1f} s "
               f"wall, backend {backend_cpu - (at_commit - backend_before):.1f} s CPU")  # fmt: skip
+    peak, backend_peak = memory_mb("self", "VmHWM"), memory_mb(backend_pid(connection), "VmHWM")
+    if peak is not None and rss_before is not None:
+        server = f"{backend_peak:,.0f} MB" if backend_peak is not None else "not readable"
+        print(f"memory: this process {rss_before:,.0f} MB before the import, {peak:,.0f} MB at its "
+              f"peak; its PostgreSQL backend {server} at its peak (shared buffers it touched "
+              f"included)")  # fmt: skip
     if added_back:
         wall, cpu_s = added_back[0]
         backend_s = f"{cpu_s:.1f} s" if cpu_s is not None else "not readable"
@@ -333,12 +340,27 @@ def parallel_seal_probe(count: int = 200_000, workers: int = 2) -> None:
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
+def memory_mb(pid: int | str, field: str) -> float | None:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process on this machine in MB, or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        return None
+    return None
+
+
+def backend_pid(connection: Any) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
 def backend_cpu_reader(connection: Any) -> Any:
     """A function giving the CPU seconds used so far by this connection's PostgreSQL backend
     (from /proc: the server runs on this machine), or None when it cannot be read."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+    pid = backend_pid(connection)
     ticks = os.sysconf("SC_CLK_TCK")
 
     def read() -> float | None:
