@@ -56,7 +56,7 @@ from studentvault.access.policy import Action, actor_user_id, scope_denial, stud
 from studentvault.core.actors import Actor
 from studentvault.core.categories import DataCategory
 from studentvault.core.elements import DataElement, data_element_of
-from studentvault.crypto.blind_index import index_function, normalize_identifier
+from studentvault.crypto.blind_index import INDEXES, index_function
 from studentvault.crypto.fields import EncryptedMixin
 from studentvault.people.roles import ScopeKind, get_role
 from studentvault.records import models as m
@@ -141,6 +141,13 @@ class _Parsed:
     values: dict[str, Any]  # attname -> value (links as <link>_id)
     provided: list[str]  # attnames provided by the source
     students: list[int]
+
+
+def _normalised(index: str, value: str) -> str:
+    """``value`` as the blind index ``index`` (``sasid``, ``local_id``) reads it before hashing:
+    two values that give the same normalised text name the same student."""
+    (normalize,) = INDEXES[index]
+    return str(normalize(value))
 
 
 def _hashable(value: Any) -> Any:
@@ -314,7 +321,7 @@ class Engine:
             wanted = []
             for value in values:
                 if value and (value,) not in known:
-                    pk = created.get(normalize_identifier(value))
+                    pk = created.get(_normalised(name, value))
                     if pk is None:
                         wanted.append(value)
                     else:
@@ -979,11 +986,11 @@ class Engine:
         sasid = p.values.get("sasid") or ""
         if sasid:
             self._keys["student"][(sasid,)] = pk
-            self._created["sasid"][normalize_identifier(sasid)] = pk
+            self._created["sasid"][_normalised("sasid", sasid)] = pk
         local = p.values.get("local_id") or ""
         if local:
             self._keys["student_local"][(local,)] = pk
-            self._created["local_id"][normalize_identifier(local)] = pk
+            self._created["local_id"][_normalised("local_id", local)] = pk
 
     def _pk_for_student_row(self, p: _Parsed) -> int | None:
         sasid = p.values.get("sasid") or ""
