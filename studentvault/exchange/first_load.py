@@ -1,29 +1,35 @@
-"""First load: each foreign key of the student tables checked once, not once per row.
+"""First load: each foreign key of the student tables checked once, each index built once.
 
 An import into an installation that holds no student adds every student and every record. On
 PostgreSQL each added row's foreign keys are then checked one row at a time at commit (Django
 creates them ``DEFERRABLE INITIALLY DEFERRED``): a look-up and a row lock per row and key, about
 two million for a district of 100,000 students and a third of the database's work
-(docs/adr/0080). ``checked_once()`` turns that into one join per constraint:
+(docs/adr/0080). And each added row is put into every index of its table one at a time, most of
+them keyed by random values (row_uid, blind indexes), which costs the database as much as
+storing the rows (docs/adr/0081). ``checked_once()`` turns both into one pass per constraint and
+index:
 
 1. inside the import's transaction, it locks the student table and every table that refers to
-   a student, then, if no student is stored, reads their FOREIGN KEY constraints from
-   ``pg_constraint`` and drops them;
+   a student, then, if no student is stored, reads their FOREIGN KEY and UNIQUE constraints
+   from ``pg_constraint`` (``pg_get_constraintdef``) and their other indexes but the primary
+   keys from ``pg_index`` (``pg_get_indexdef``), and drops them;
 2. the import writes its rows;
-3. when the block ends without an exception, it adds each constraint back with the definition
-   it read (``pg_get_constraintdef``: same name, columns, target, deferral).
-   ``ALTER TABLE ... ADD CONSTRAINT`` checks every stored row with one query.
+3. when the block ends without an exception, it builds each index again, then each unique
+   constraint, then each foreign key, with the definition it read (same name, columns, method,
+   target, deferral). Each is one sorted build or one join over every stored row.
 
 Invariants:
 - The drop and the add are in the caller's transaction (PostgreSQL DDL is transactional): other
-  sessions never see the tables without their constraints. If the block raises, nothing is added
-  back, because the caller's transaction rolls back and takes the drop with it.
+  sessions never see the tables without their constraints or indexes. If the block raises,
+  nothing is added back, because the caller's transaction rolls back and takes the drop with it.
 - It acts only when no student is stored, checked after the locks are held. Then every row of
   these tables is one the import wrote.
-- The constraints after the block are the ones before it, by name and definition (tested).
-- A row that breaks a constraint makes its add fail. ``checked_once`` raises
-  ``ImportRejected``, naming the table and the constraint, never a value, and the import stores
-  nothing.
+- The constraints and indexes after the block are the ones before it, by name and definition
+  (tested). Primary keys stay; so does a unique constraint or index that a foreign key of
+  another table depends on.
+- A row that breaks a foreign key, or two rows with the same unique key, make the add fail.
+  ``checked_once`` raises ``ImportRejected``, naming the table and the constraint or index,
+  never a value, and the import stores nothing.
 - The locks are ACCESS EXCLUSIVE, held until the transaction ends: no one else reads or writes
   these tables meanwhile. If a lock is not granted within ``LOCK_TIMEOUT``, because another
   session is using a table, the block runs the usual way, with per-row checks. So it does when
@@ -36,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
@@ -50,11 +57,21 @@ LOCK_TIMEOUT = "2s"
 _GO_THE_USUAL_WAY = frozenset({"55P03", "55006"})
 
 
+# What a first load drops, in the order it adds them back (the reverse of the drop's).
+INDEX, UNIQUE, FOREIGN_KEY = "index", "unique constraint", "foreign key"
+# The memory each index build may sort in before it spills to disk (the server's default, 64 MB,
+# spills for a table of a million rows); set for the add-back only.
+BUILD_MEMORY = "256MB"
+
+
 @dataclass(frozen=True)
 class _Constraint:
     table: str
     name: str
-    definition: str  # pg_get_constraintdef: "FOREIGN KEY (...) REFERENCES ... DEFERRABLE ..."
+    # pg_get_constraintdef ("FOREIGN KEY (...) REFERENCES ... DEFERRABLE ...", "UNIQUE (...)")
+    # or, for an index, pg_get_indexdef ("CREATE [UNIQUE] INDEX name ON table USING ...").
+    definition: str
+    kind: str = FOREIGN_KEY
 
 
 def student_tables() -> list[str]:
@@ -101,15 +118,12 @@ def _drop_if_empty(tables: list[str]) -> list[_Constraint] | None:
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {students})")  # noqa: S608 - quoted name
             if cursor.fetchone()[0]:
                 raise _NotFirstLoad
-            cursor.execute(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
-                " FROM pg_constraint WHERE contype = 'f'"
-                " AND conrelid = ANY (%s::regclass[]) ORDER BY 1, 2",
-                [tables],
-            )
-            found = [_Constraint(*row) for row in cursor.fetchall()]
+            found = _droppable(cursor, tables)
             for c in found:
-                cursor.execute(f"ALTER TABLE {quote(c.table)} DROP CONSTRAINT {quote(c.name)}")
+                if c.kind == INDEX:
+                    cursor.execute(f"DROP INDEX {quote(c.name)}")
+                else:
+                    cursor.execute(f"ALTER TABLE {quote(c.table)} DROP CONSTRAINT {quote(c.name)}")
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
     except _NotFirstLoad:
         return None
@@ -120,28 +134,76 @@ def _drop_if_empty(tables: list[str]) -> list[_Constraint] | None:
     return found
 
 
+def _droppable(cursor: Any, tables: list[str]) -> list[_Constraint]:
+    """The foreign keys, unique constraints and other indexes of ``tables`` that a first load
+    drops, in the order it drops them: foreign keys first (none then depends on a unique
+    constraint of these tables), then unique constraints, then indexes. Primary keys are kept,
+    and so is any unique constraint or index a foreign key of another table depends on."""
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+        " FROM pg_constraint WHERE contype = 'f'"
+        " AND conrelid = ANY (%s::regclass[]) ORDER BY 1, 2",
+        [tables],
+    )
+    found = [_Constraint(t, n, d, FOREIGN_KEY) for t, n, d in cursor.fetchall()]
+    # "... and no foreign key of another table depends on it" (its conindid is that index).
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+        " FROM pg_constraint c WHERE contype = 'u' AND conrelid = ANY (%s::regclass[])"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'"
+        " AND f.conindid = c.conindid AND NOT f.conrelid = ANY (%s::regclass[]))"
+        " ORDER BY 1, 2",
+        [tables, tables],
+    )
+    found += [_Constraint(t, n, d, UNIQUE) for t, n, d in cursor.fetchall()]
+    # Indexes that back no primary key or unique constraint (those go with their constraint).
+    cursor.execute(
+        "SELECT i.indrelid::regclass::text, x.relname, pg_get_indexdef(i.indexrelid)"
+        " FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
+        " WHERE i.indrelid = ANY (%s::regclass[]) AND NOT i.indisprimary"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid"
+        " AND k.conrelid = i.indrelid AND k.contype <> 'f')"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'"
+        " AND f.conindid = i.indexrelid AND NOT f.conrelid = ANY (%s::regclass[]))"
+        " ORDER BY 1, 2",
+        [tables, tables],
+    )
+    found += [_Constraint(t, n, d, INDEX) for t, n, d in cursor.fetchall()]
+    return found
+
+
 def _add_back(dropped: list[_Constraint]) -> None:
+    """Build the indexes again, then the unique constraints, then the foreign keys."""
     quote = connection.ops.quote_name
+    order = {INDEX: 0, UNIQUE: 1, FOREIGN_KEY: 2}
     with connection.cursor() as cursor:
-        for constraint in dropped:
+        cursor.execute("SELECT current_setting('maintenance_work_mem')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [BUILD_MEMORY])
+        for constraint in sorted(dropped, key=lambda c: order[c.kind]):
+            if constraint.kind == INDEX:
+                statement = constraint.definition
+            else:
+                statement = (
+                    f"ALTER TABLE {quote(constraint.table)} ADD CONSTRAINT "
+                    f"{quote(constraint.name)} {constraint.definition}"
+                )
             try:
                 with transaction.atomic():
-                    cursor.execute(
-                        f"ALTER TABLE {quote(constraint.table)} ADD CONSTRAINT "
-                        f"{quote(constraint.name)} {constraint.definition}"
-                    )
+                    cursor.execute(statement)
             except IntegrityError as error:
-                raise ImportRejected(
-                    [
-                        Problem(
-                            constraint.table,
-                            None,
-                            None,
-                            f"rows written by this import break the foreign key "
-                            f"{constraint.name} (a reference to a record that is not stored)",
-                        )
-                    ]
-                ) from error
+                name = constraint.name
+                if constraint.kind == FOREIGN_KEY:
+                    why = (
+                        f"break the foreign key {name} (a reference to a record that is not stored)"
+                    )
+                else:
+                    why = f"repeat a key of the {constraint.kind} {name} (two records, one key)"
+                problem = Problem(
+                    constraint.table, None, None, f"rows written by this import {why}"
+                )
+                raise ImportRejected([problem]) from error
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [previous])
 
 
 class _NotFirstLoad(Exception):

@@ -1,9 +1,11 @@
-"""A first load checks each foreign key of the student tables once, and leaves them as they were.
+"""A first load checks each foreign key and builds each index of the student tables once, and
+leaves them as they were.
 
-The constraints are dropped only inside the import's transaction and only when no student is
-stored; they come back with the same names and definitions; a row that breaks one rejects the
-import and names the table and constraint; a table another session is using makes the import
-go the usual way instead of waiting.
+The constraints and indexes are dropped only inside the import's transaction and only when no
+student is stored; they come back with the same names and definitions; a row that breaks a
+foreign key, or two rows with one unique key, reject the import and name the table and
+constraint; a table another session is using makes the import go the usual way instead of
+waiting.
 """
 
 from __future__ import annotations
@@ -42,6 +44,31 @@ def foreign_keys() -> set[tuple[str, str, str]]:
             [first_load.student_tables()],
         )
         return set(cursor.fetchall())
+
+
+def indexes() -> set[tuple[str, str, str]]:
+    """(table, name, definition) of every index of the student tables, primary keys included."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes"
+            " WHERE tablename = ANY (%s) AND schemaname = current_schema()",
+            [first_load.student_tables()],
+        )
+        return set(cursor.fetchall())
+
+
+def unique_constraints() -> set[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+            " FROM pg_constraint WHERE contype = 'u' AND conrelid = ANY (%s::regclass[])",
+            [first_load.student_tables()],
+        )
+        return set(cursor.fetchall())
+
+
+def schema() -> tuple[set[tuple[str, str, str]], ...]:
+    return foreign_keys(), unique_constraints(), indexes()
 
 
 def a_student() -> Student:
@@ -90,12 +117,80 @@ def test_a_first_load_drops_the_foreign_keys_and_adds_back_exactly_the_same() ->
 
 
 @postgres_only
+def test_a_first_load_drops_the_indexes_but_primary_keys_and_builds_exactly_the_same() -> None:
+    before = schema()
+    _, unique_before, indexes_before = before
+    row_uids = {f"{table}_row_uid_key" for table in first_load.student_tables()}
+    assert row_uids < {name for _, name, _ in unique_before}
+    assert any(name == "student_sasid_index" for _, name, _ in indexes_before)
+    with transaction.atomic():
+        with first_load.checked_once() as dropped:
+            assert dropped is True
+            assert unique_constraints() == set()
+            left = {name for _, name, _ in indexes()}
+            assert left == {f"{table}_pkey" for table in first_load.student_tables()}
+        assert schema() == before
+    assert schema() == before
+
+
+@postgres_only
+def test_two_rows_with_one_unique_key_reject_and_name_the_constraint_not_the_key() -> None:
+    before = schema()
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    with (
+        pytest.raises(ImportRejected) as rejected,
+        transaction.atomic(),
+        first_load.checked_once() as dropped,
+    ):
+        assert dropped
+        row = {
+            "district_id": district.pk,
+            "sasid": "9900000001",
+            "first_name": "Zephyrine",
+            "last_name": "Quillfeather",
+            "birth_date": dt.date(2011, 3, 4),
+            "gender": "02",
+            "federal_race_ethnicity": "05",
+            "language_background": "eng",
+        }
+        (pk,) = bulk.write_new(Student, [row], with_ids=True)
+        columns = ", ".join(f.column for f in Student._meta.concrete_fields if not f.primary_key)
+        with connection.cursor() as cursor:  # a copy of the row: the same row_uid
+            cursor.execute(
+                f"INSERT INTO records_student ({columns})"  # noqa: S608 - the model's own columns
+                f" SELECT {columns} FROM records_student WHERE id = %s",
+                [pk],
+            )
+    (problem,) = rejected.value.problems
+    assert problem.file == "records_student"
+    assert "unique constraint records_student_row_uid_key" in problem.problem
+    assert "9900000001" not in str(rejected.value)
+    assert schema() == before
+    assert not Student.objects.exists()
+
+
+@postgres_only
+def test_a_unique_constraint_a_foreign_key_elsewhere_depends_on_is_kept() -> None:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE first_load_test_referrer (disability uuid"
+                " REFERENCES records_disability (row_uid))"
+            )
+        with first_load.checked_once() as dropped:
+            assert dropped
+            kept = {name for _, name, _ in unique_constraints()}
+            assert kept == {"records_disability_row_uid_key"}
+        transaction.set_rollback(True)
+
+
+@postgres_only
 def test_with_a_student_stored_nothing_is_dropped_or_locked() -> None:
     a_student()
-    before = foreign_keys()
+    before = schema()
     with transaction.atomic(), first_load.checked_once() as dropped:
         assert dropped is False
-        assert foreign_keys() == before
+        assert schema() == before
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
@@ -184,7 +279,8 @@ def test_rows_this_transaction_wrote_before_make_the_load_go_the_usual_way() -> 
 def test_an_import_into_an_empty_installation_is_a_first_load_and_stores_it_all(
     alice: Actor, district_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = foreign_keys()
+    before = schema()
+    foreign, unique, _ = before
     added_back: list[Any] = []
     add_back = first_load._add_back
 
@@ -195,16 +291,17 @@ def test_an_import_into_an_empty_installation_is_a_first_load_and_stores_it_all(
     monkeypatch.setattr(first_load, "_add_back", spy)
     run = import_files(actor=alice, format_name="district", paths=[district_copy])
     assert run.status == ImportRun.Status.COMMITTED
-    assert added_back == [before]
-    assert foreign_keys() == before
+    (rebuilt,) = added_back
+    assert foreign | unique <= rebuilt
+    assert schema() == before
     students_file = next(f for f in run.report["files"] if f["name"] == "students.csv")
     assert Student.objects.count() == students_file["added"] > 0
 
     again = import_files(actor=alice, format_name="district", paths=[district_copy])
     assert again.status == ImportRun.Status.COMMITTED
     assert again.added == again.changed == 0
-    assert added_back == [before]  # students were stored: the usual way
-    assert foreign_keys() == before
+    assert added_back == [rebuilt]  # students were stored: the usual way
+    assert schema() == before
 
 
 def test_a_student_named_in_another_spelling_of_the_same_sasid_is_found_in_any_load(
