@@ -83,6 +83,13 @@ def _plain_values(f: models.Field[Any, Any], rows: Sequence[dict[str, Any]]) -> 
     return [row.get(name, default) for row in rows]
 
 
+def _defaults(f: models.Field[Any, Any], count: int) -> list[Any]:
+    """``count`` values of ``f`` as ``Model()`` gives them when a row does not give one."""
+    if f.has_default() and callable(f.default):
+        return [f.get_default() for _ in range(count)]
+    return [f.get_default()] * count
+
+
 def _sealed_values(
     f: EncryptedMixin, values: list[Any], uid_bytes: list[bytes]
 ) -> list[bytes | None]:
@@ -104,20 +111,18 @@ def _sealed_values(
     return out
 
 
-def _attname(model: type[models.Model], name: str) -> str:
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     f = model._meta.get_field(name)
     assert isinstance(f, models.Field)
-    return str(f.attname)
+    return f
 
 
-def _index_values(
-    f: BlindIndexField, model: type[models.Model], rows: Sequence[dict[str, Any]]
-) -> list[str]:
-    attnames = [_attname(model, source) for source in f.sources]
+def _index_values(f: BlindIndexField, sources: list[list[Any]]) -> list[str]:
+    """The blind index of each row from the values of its sources (``sources[k][i]`` is the
+    k-th source of row i); empty when a source value is missing."""
     index: Callable[..., str] = index_function(f.index)
     out: list[str] = []
-    for row in rows:
-        values = [row.get(name) for name in attnames]
+    for values in zip(*sources, strict=True):
         missing = any(v is None or v == "" for v in values)
         out.append("" if missing else index(*values))
     return out
@@ -286,24 +291,57 @@ def write_new(
     """Store ``rows`` (attname -> value, as the engine parsed them) as new ``model`` rows.
 
     Returns the primary keys in the order of ``rows`` when ``with_ids``, else an empty list.
+    An element a row does not give takes the field's default, as ``Model(**row)`` does; the rest
+    is :func:`write_columns`.
+    """
+    columns = {
+        f.attname: _plain_values(f, rows)
+        for f in model._meta.concrete_fields
+        if any(f.attname in row for row in rows)
+    }
+    return write_columns(model, columns, len(rows), with_ids=with_ids, using=using, streams=streams)
+
+
+def write_columns(
+    model: type[models.Model],
+    values: dict[str, list[Any]],
+    count: int,
+    *,
+    with_ids: bool = False,
+    using: str = "default",
+    streams: CopyStreams | None = None,
+) -> list[int]:
+    """Store ``count`` new ``model`` rows given by column: ``values[attname][i]`` is row i's
+    value of that element (as the engine parsed it); an element absent from ``values`` takes
+    the field's default in every row, as ``Model()`` does.
+
+    Returns the primary keys in row order when ``with_ids``, else an empty list.
     The caller guarantees that every row is new and authorized, and runs this inside its
     transaction. With ``streams`` (inside ``streams.active()``, PostgreSQL) the rows go into the
     table's open COPY and may be stored after this returns, at the latest before the next
     statement on the connection; their keys, when wanted, are taken ahead (``CopyStreams.ids``).
     """
-    if not rows:
+    if not count:
         return []
+    wrong = sorted(name for name, column in values.items() if len(column) != count)
+    if wrong:
+        raise ValueError(f"write_columns: columns {wrong} do not have {count} values")
     connection = connections[using]
     postgres = connection.vendor == "postgresql"
     table = model._meta.db_table
     plan = _plan(model, with_pk=with_ids and postgres)
-    uid_raw, uid_bytes = new_row_uids(len(rows))
+    uid_raw, uid_bytes = new_row_uids(count)
     # PostgreSQL's COPY takes the 16 bytes; Django's fields elsewhere take UUID objects.
     uids: list[Any] = uid_raw if postgres else [uuid.UUID(bytes=b) for b in uid_raw]
     stream = streams if postgres and streams is not None and streams.usable else None
     ids: list[int] = []
     if with_ids and postgres:
-        ids = stream.ids(table, len(rows)) if stream else _next_ids(connection, table, len(rows))
+        ids = stream.ids(table, count) if stream else _next_ids(connection, table, count)
+
+    def given(f: models.Field[Any, Any]) -> list[Any]:
+        column = values.get(f.attname)
+        return column if column is not None else _defaults(f, count)
+
     columns: list[list[Any]] = []
     for column in plan:
         f = column.field
@@ -313,12 +351,13 @@ def write_new(
             columns.append(uids)
         elif column.kind == "sealed":
             assert isinstance(f, EncryptedMixin)
-            columns.append(_sealed_values(f, _plain_values(f, rows), uid_bytes))
+            columns.append(_sealed_values(f, given(f), uid_bytes))
         elif column.kind == "index":
             assert isinstance(f, BlindIndexField)
-            columns.append(_index_values(f, model, rows))
+            sources = [given(_field(model, name)) for name in f.sources]
+            columns.append(_index_values(f, sources))
         else:
-            columns.append(_plain_values(f, rows))
+            columns.append(given(f))
     names = [str(column.field.column) for column in plan]
     if stream is not None:
         copy = stream.writer(table, names)
@@ -341,12 +380,12 @@ def write_new(
         return ids
     binary = connection.Database.Binary  # type: ignore[attr-defined]
     prepared = []
-    for column, values in zip(plan, columns, strict=True):
+    for column, cells in zip(plan, columns, strict=True):
         f = column.field
         if column.kind == "sealed":
-            prepared.append([None if v is None else binary(v) for v in values])
+            prepared.append([None if v is None else binary(v) for v in cells])
         else:
-            prepared.append([f.get_db_prep_save(v, connection) for v in values])
+            prepared.append([f.get_db_prep_save(v, connection) for v in cells])
     quote = connection.ops.quote_name
     # Table and column names come from the model's metadata, quoted; values are parameters.
     into = f"{quote(table)} ({', '.join(quote(n) for n in names)})"

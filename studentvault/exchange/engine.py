@@ -60,7 +60,12 @@ from studentvault.crypto.blind_index import INDEXES, index_function
 from studentvault.crypto.fields import EncryptedMixin
 from studentvault.people.roles import ScopeKind, get_role
 from studentvault.records import models as m
-from studentvault.records.district_files import FileSpec, parse_value, value_fields
+from studentvault.records.district_files import (
+    FileSpec,
+    parse_column,
+    parse_value,
+    value_fields,
+)
 
 from . import bulk
 from .errors import Problem
@@ -141,6 +146,69 @@ class _Parsed:
     values: dict[str, Any]  # attname -> value (links as <link>_id)
     provided: list[str]  # attnames provided by the source
     students: list[int]
+
+
+class _Batch:
+    """One batch of parsed rows, as the parse gave it: by row (the reference parse: a
+    :class:`_Parsed` per row) or by column (the lean parse: every row gives the same elements,
+    ``columns[attname][i]`` is row i's value). Either view can be asked for; the other is made
+    from it when first asked (the rows view of a column batch is what the reference parse gives
+    for the same rows: tested)."""
+
+    def __init__(
+        self,
+        *,
+        rows: list[_Parsed] | None = None,
+        lines: list[int] | None = None,
+        columns: dict[str, list[Any]] | None = None,
+        provided: list[str] | None = None,
+        student_link: bool = False,
+    ) -> None:
+        self._rows = rows
+        self.by_column = columns is not None
+        self._columns = columns or {}
+        self.provided = provided or []  # by column: what every row gives
+        self._student_link = student_link
+        self.lines = lines if lines is not None else [p.line for p in rows or []]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @property
+    def columns(self) -> dict[str, list[Any]]:
+        if not self.by_column:
+            raise ValueError("a batch parsed by row has no column view (rows may differ)")
+        return self._columns
+
+    @property
+    def rows(self) -> list[_Parsed]:
+        if self._rows is None:
+            names = list(self._columns)
+            cells = zip(*self._columns.values(), strict=True) if names else iter(())
+            students = self._columns.get("student_id") if self._student_link else None
+            self._rows = [
+                _Parsed(
+                    line,
+                    dict(zip(names, values, strict=True)),
+                    list(self.provided),
+                    [students[i]] if students is not None else [],
+                )
+                for i, (line, values) in enumerate(zip(self.lines, cells, strict=True))
+            ]
+        return self._rows
+
+    def column(self, attname: str) -> list[Any]:
+        """Each row's value of ``attname`` (None where a row does not give it)."""
+        if self.by_column:
+            found = self._columns.get(attname)
+            return found if found is not None else [None] * len(self.lines)
+        return [p.values.get(attname) for p in self.rows]
+
+    def provided_names(self) -> set[str]:
+        """Every element some row of the batch gives."""
+        if self.by_column:
+            return set(self.provided)
+        return {name for p in self.rows for name in p.provided}
 
 
 def _normalised(index: str, value: str) -> str:
@@ -268,6 +336,11 @@ class Engine:
             shown = source.source_names.get(field_name, field_name) if field_name else None
             counts.refusals.append({"line": line, "field": shown, "reason": reason})
 
+    @staticmethod
+    def _missing_to_create(model: type[models.Model], provided: list[str]) -> list[str]:
+        """The elements a new ``model`` record cannot be created without that are not given."""
+        return [n for n in REQUIRED_TO_CREATE.get(model, ()) if n not in provided]
+
     def _incomplete(
         self,
         source: CanonicalFile,
@@ -275,7 +348,7 @@ class Engine:
         model: type[models.Model],
     ) -> bool:
         """Whether a new record lacks an element it cannot be created without (then reported)."""
-        missing = [n for n in REQUIRED_TO_CREATE.get(model, ()) if n not in p.provided]
+        missing = self._missing_to_create(model, p.provided)
         if not missing:
             return False
         names = [source.source_names.get(n, n) for n in missing]
@@ -467,7 +540,7 @@ class Engine:
         fields: list[tuple[models.Field[Any, Any], DataElement | None]],
         batch: list[tuple[int, Row]],
         seen: set[tuple[Any, ...]],
-    ) -> list[_Parsed]:
+    ) -> _Batch:
         spec = source.spec
         is_student = spec.model is m.Student
         if "student" in spec.links or is_student:
@@ -542,7 +615,7 @@ class Engine:
                     continue
                 seen.add(key)
             parsed.append(_Parsed(line, values, provided, students))
-        return parsed
+        return _Batch(rows=parsed)
 
     def _parse_valid(
         self,
@@ -550,80 +623,107 @@ class Engine:
         fields: list[tuple[models.Field[Any, Any], DataElement | None]],
         batch: list[tuple[int, Row]],
         seen: set[tuple[Any, ...]],
-    ) -> list[_Parsed] | None:
-        """What the reference parse below returns for a batch whose rows are all valid, in one
-        lean pass; None, with nothing recorded (no problem, no key in ``seen``), at the first
-        row that is not, so that the reference parse reports it exactly as ever.
+    ) -> _Batch | None:
+        """What the reference parse below gives for a batch whose rows are all valid, by column
+        in one lean pass; None, with nothing recorded (no problem, no key in ``seen``), when a
+        row is not, so that the reference parse reports it exactly as ever.
 
-        Same parser (``parse_value``), same link resolution, same race check, same keys: only
-        the bookkeeping for rows with problems is left to the reference parse.
+        Same parser (``parse_value``, each distinct text of a column once: ``parse_column``),
+        same link resolution, same race check, same keys: only the bookkeeping for rows with
+        problems is left to the reference parse.
         """
         spec = source.spec
         model = spec.model
         is_student = model is m.Student
-        columns: list[tuple[str, str, models.Field[Any, Any], DataElement]] = []
-        for f, element in fields:
-            assert element is not None
-            columns.append((f.name, f.attname, f, element))
-        links: list[tuple[str, tuple[str, ...], dict[tuple[Any, ...], int] | None]] = []
+        count = len(batch)
+        columns: dict[str, list[Any]] = {}
+        try:
+            for f, element in fields:
+                assert element is not None
+                name = f.name
+                columns[f.attname] = parse_column([row[name] for _, row in batch], f, element)
+        except (KeyError, ValueError):
+            return None
         for link, link_columns in spec.links.items():
             if link == "student":
-                links.append((link, link_columns, None))
+                targets = self._students_named(batch)
             else:
                 natural = link_columns[:3] if link == "section" else link_columns
-                links.append((link, natural, self._keys[link]))
-        template = [attname for _, attname, _, _ in columns] + [f"{link}_id" for link in spec.links]
+                table = self._keys[link]
+                targets = [table.get(tuple([row.get(c, "") for c in natural])) for _, row in batch]
+            if None in targets:
+                return None
+            columns[f"{link}_id"] = targets
+        provided = [f.attname for f, _ in fields] + [f"{link}_id" for link in spec.links]
+        if is_student:
+            if not all(row.get("sasid") or row.get("local_id") for _, row in batch):
+                return None
+            if not self._race_columns(columns, provided):
+                return None
         unique = _unique_key(model)
-        keyed = is_student or unique is not None
+        if is_student or unique is not None:
+            # What _row_key gives for each row, without its per-row dispatch.
+            if is_student:
+                keys: list[tuple[Any, ...]] = [
+                    ("sasid", sasid) if (sasid := row.get("sasid", "")) else
+                    ("local", row.get("local_id", ""))
+                    for _, row in batch
+                ]  # fmt: skip
+            else:
+                assert unique is not None
+                listed = {f.attname for f, e in fields if e is not None and e.value_kind == "codes"}
+                key_columns = []
+                for name in unique:
+                    column = columns.get(name) or [None] * count
+                    key_columns.append([_hashable(v) for v in column] if name in listed else column)
+                keys = list(zip(*key_columns, strict=True))
+            distinct = set(keys)
+            if len(distinct) != count or not seen.isdisjoint(distinct):
+                return None
+            seen |= distinct
+        return _Batch(
+            lines=[line for line, _ in batch],
+            columns=columns,
+            provided=provided,
+            student_link="student" in spec.links,
+        )
+
+    def _students_named(self, batch: list[tuple[int, Row]]) -> list[int | None]:
+        """The student each row names, as ``_link_value`` finds it (None: not found)."""
         by_sasid = self._keys["student"]
         by_local = self._keys["student_local"]
-        problems = len(self.problems)
-        keys: set[tuple[Any, ...]] = set()
-        parsed: list[_Parsed] = []
-        parse = parse_value
-        for line, row in batch:
-            try:
-                values = {attname: parse(row[name], f, e) for name, attname, f, e in columns}
-            except (KeyError, ValueError):
-                return None
-            students: list[int] = []
-            for link, natural, table in links:
-                if table is None:
-                    sasid = row.get("sasid", "")
-                    if sasid:
-                        target = by_sasid.get((sasid,))
-                    else:
-                        local = row.get("local_id", "")
-                        target = by_local.get((local,)) if local else None
-                    if target is not None:
-                        students.append(target)
-                else:
-                    target = table.get(tuple(row.get(c, "") for c in natural))
-                if target is None:
-                    return None
-                values[f"{link}_id"] = target
-            provided = list(template)
-            if is_student:
-                if not (row.get("sasid") or row.get("local_id")):
-                    return None
-                self._check_race(source, line, values, provided)
-                if len(self.problems) != problems:
-                    del self.problems[problems:]
-                    return None
-            if keyed:
-                # What _row_key gives, without its per-row dispatch.
-                if is_student:
-                    sasid = row.get("sasid", "")
-                    key = ("sasid", sasid) if sasid else ("local", row.get("local_id", ""))
-                else:
-                    assert unique is not None
-                    key = tuple([_hashable(values.get(name)) for name in unique])
-                if key in seen or key in keys:
-                    return None
-                keys.add(key)
-            parsed.append(_Parsed(line, values, provided, students))
-        seen |= keys
-        return parsed
+        return [
+            by_sasid.get((sasid,)) if (sasid := row.get("sasid", "")) else
+            by_local.get((local,)) if (local := row.get("local_id", "")) else None
+            for _, row in batch
+        ]  # fmt: skip
+
+    def _race_columns(self, columns: dict[str, list[Any]], provided: list[str]) -> bool:
+        """``_check_race`` for every row of a column batch (each distinct combination of flags
+        derived once); False, with nothing recorded, where it would record a problem."""
+        flags = ("hispanic_latino", *m.student.RACE_FLAGS)
+        given_flags = [name in provided for name in flags]
+        if not any(given_flags):
+            return True
+        if not all(given_flags):
+            return False
+        derived_of: dict[tuple[Any, ...], Any] = {}
+        derived: list[Any] = []
+        for combination in zip(*[columns[name] for name in flags], strict=True):
+            if combination not in derived_of:
+                try:
+                    derived_of[combination] = m.student.federal_race_ethnicity(
+                        hispanic_latino=combination[0],
+                        races=dict(zip(m.student.RACE_FLAGS, combination[1:], strict=True)),
+                    )
+                except ValueError:
+                    return False
+            derived.append(derived_of[combination])
+        if "federal_race_ethnicity" in provided:
+            return columns["federal_race_ethnicity"] == derived
+        columns["federal_race_ethnicity"] = derived
+        provided.append("federal_race_ethnicity")
+        return True
 
     def _check_race(
         self, source: CanonicalFile, line: int, values: dict[str, Any], provided: list[str]
@@ -693,7 +793,7 @@ class Engine:
     def _write_batch(
         self,
         source: CanonicalFile,
-        parsed: list[_Parsed],
+        batch: _Batch,
         counts: FileCounts,
         consumed: Counter[tuple[Any, ...]],
     ) -> None:
@@ -704,19 +804,19 @@ class Engine:
         categories = _model_categories(model, [f.attname for f in value_fields(model)])
         # Authorization of existing students, before any write of this batch.
         if has_student:
-            new = self.new_students
-            ids = {sid for p in parsed if (sid := p.values["student_id"]) not in new}
+            named = batch.column("student_id")
+            distinct = set(named)
+            ids = {sid for sid in distinct if sid not in self.new_students}
             for category in categories:
                 allowed = self._allowed(category, ids)
-                created = self.new_student_categories.setdefault(category, set())
-                for p in parsed:
-                    sid = p.values["student_id"]
-                    if sid in new:
-                        created.add(sid)
-                    elif sid not in allowed:
+                self.new_student_categories.setdefault(category, set()).update(distinct - ids)
+                if not ids:
+                    continue
+                for line, sid in zip(batch.lines, named, strict=True):
+                    if sid in ids and sid not in allowed:
                         self.problem(
                             source.name,
-                            p.line,
+                            line,
                             "sasid",
                             f"the student named on this line is outside your change scope for "
                             f"{category.value}",
@@ -724,12 +824,13 @@ class Engine:
             if self.failed:
                 return
         if is_student:
-            self._write_students(source, parsed, counts, categories)
+            self._write_students(source, batch, counts, categories)
             return
         unique = _unique_key(model)
-        if has_student and self._all_new(model, parsed):
-            self._write_new_records(source, parsed, counts, consumed, categories)
+        if has_student and self._all_new(model, batch):
+            self._write_new_records(source, batch, counts, consumed, categories)
             return
+        parsed = batch.rows
         existing = self._existing(model, parsed)
         to_add: list[tuple[_Parsed, models.Model]] = []
         for p in parsed:
@@ -750,7 +851,7 @@ class Engine:
                             setattr(obj, name, p.values[name])
                         obj.save(update_fields=[_field_name(model, n) for n in changed])
                         counts.changed += 1
-                        self._note(source, p, "change", model, changed)
+                        self._note(source, p.line, "change", model, changed)
                         self._touch(p, categories)
                     else:
                         counts.unchanged += 1
@@ -779,23 +880,23 @@ class Engine:
         model._default_manager.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
         for p, obj in to_add:
             counts.added += 1
-            self._note(source, p, "add", model, [])
+            self._note(source, p.line, "add", model, [])
             self._touch(p, categories)
             self._remember(spec, p, obj)
 
-    def _all_new(self, model: type[models.Model], parsed: list[_Parsed]) -> bool:
-        """Whether no stored row can match any row of ``parsed``: every student it names was
+    def _all_new(self, model: type[models.Model], batch: _Batch) -> bool:
+        """Whether no stored row can match any row of ``batch``: every student it names was
         created by this run and the model's unique key (if any) contains the student."""
         unique = _unique_key(model)
         if unique is not None and "student_id" not in unique:
             return False
         new = self.new_students
-        return all(p.values["student_id"] in new for p in parsed)
+        return all(sid in new for sid in batch.column("student_id"))
 
     def _write_new_records(
         self,
         source: CanonicalFile,
-        parsed: list[_Parsed],
+        batch: _Batch,
         counts: FileCounts,
         consumed: Counter[tuple[Any, ...]],
         categories: set[DataCategory],
@@ -808,25 +909,31 @@ class Engine:
             # the general way matches stored rows against the right count. (In a first load no
             # batch goes that way: every student a row can name was created by this run.)
             names: list[str] = []
-            for p in parsed:
+            for p in batch.rows:
                 if p.provided != names:
                     names = p.provided
                     ordered = sorted(names)
                 values = p.values
                 consumed[tuple([(name, _hashable(values[name])) for name in ordered])] += 1
-        if source.partial:
-            to_add = [p for p in parsed if not self._incomplete(source, p, model)]
+        if batch.by_column and not source.partial:  # the lean parse's batches
+            if self.failed:
+                return
+            bulk.write_columns(model, batch.columns, len(batch), streams=self._streams)
+            lines, named = batch.lines, batch.column("student_id")
         else:
-            to_add = parsed
-        if self.failed:
-            return
-        bulk.write_new(model, [p.values for p in to_add], streams=self._streams)
-        counts.added += len(to_add)
-        if to_add:
+            to_add = batch.rows
+            if source.partial:
+                to_add = [p for p in to_add if not self._incomplete(source, p, model)]
+            if self.failed:
+                return
+            bulk.write_new(model, [p.values for p in to_add], streams=self._streams)
+            lines, named = [p.line for p in to_add], [sid for p in to_add for sid in p.students]
+        counts.added += len(lines)
+        if lines:
             self.touched_categories |= categories
-        for p in to_add[: max(0, PREVIEW_LIMIT - len(self.preview))]:
-            self._note(source, p, "add", model, [])
-        self.touched_students.update([sid for p in to_add for sid in p.students])
+        for line in lines[: max(0, PREVIEW_LIMIT - len(self.preview))]:
+            self._note(source, line, "add", model, [])
+        self.touched_students.update(named)
 
     def _org_allowed(
         self, source: CanonicalFile, p: _Parsed, categories: set[DataCategory]
@@ -865,7 +972,7 @@ class Engine:
     def _note(
         self,
         source: CanonicalFile,
-        p: _Parsed,
+        line: int,
         action: str,
         model: type[models.Model],
         changed: list[str],
@@ -874,7 +981,7 @@ class Engine:
             self.preview.append(
                 {
                     "file": source.name,
-                    "line": p.line,
+                    "line": line,
                     "action": action,
                     "record": model.__name__,
                     "fields": sorted(changed),
@@ -888,25 +995,27 @@ class Engine:
     def _write_students(
         self,
         source: CanonicalFile,
-        parsed: list[_Parsed],
+        batch: _Batch,
         counts: FileCounts,
         categories: set[DataCategory],
     ) -> None:
         # Which rows name an existing student: the pk was resolved by blind index in parsing.
         existing_ids: dict[int, int] = {}
-        for p in parsed:
-            pk = self._pk_for_student_row(p)
+        for line, sasid, local in zip(
+            batch.lines, batch.column("sasid"), batch.column("local_id"), strict=True
+        ):
+            pk = self._pk_for_student(sasid, local)
             if pk is not None:
-                existing_ids[p.line] = pk
+                existing_ids[line] = pk
         ids = {pk for pk in existing_ids.values() if pk not in self.new_students}
-        for category in _model_categories(m.Student, [n for p in parsed for n in p.provided]):
+        for category in _model_categories(m.Student, batch.provided_names()):
             allowed = self._allowed(category, ids)
-            for p in parsed:
-                pk = existing_ids.get(p.line)
+            for line in batch.lines if ids else ():
+                pk = existing_ids.get(line)
                 if pk is not None and pk not in self.new_students and pk not in allowed:
                     self.problem(
                         source.name,
-                        p.line,
+                        line,
                         "sasid",
                         f"the student named on this line is outside your change scope for "
                         f"{category.value}",
@@ -914,11 +1023,11 @@ class Engine:
         if self.failed:
             return
         if not existing_ids:
-            self._write_new_students(source, parsed, counts)
+            self._write_new_students(source, batch, counts)
             return
         current = {s.pk: s for s in m.Student.objects.filter(pk__in=list(ids))} if ids else {}
         to_add: list[tuple[_Parsed, m.Student]] = []
-        for p in parsed:
+        for p in batch.rows:
             pk = existing_ids.get(p.line)
             obj = current.get(pk) if pk is not None else None
             row_categories = _model_categories(m.Student, p.provided)
@@ -933,7 +1042,7 @@ class Engine:
                         setattr(obj, name, p.values[name])
                     obj.save(update_fields=[_field_name(m.Student, n) for n in changed])
                     counts.changed += 1
-                    self._note(source, p, "change", m.Student, changed)
+                    self._note(source, p.line, "change", m.Student, changed)
                     self.touched_students.add(obj.pk)
                     self.touched_categories |= _model_categories(m.Student, changed)
                 else:
@@ -950,22 +1059,29 @@ class Engine:
             return
         m.Student.objects.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
         for p, obj in to_add:
-            self._added_student(source, p, obj.pk, counts)
+            self._added_students(source, [p], [obj.pk], counts)
 
-    def _write_new_students(
-        self, source: CanonicalFile, parsed: list[_Parsed], counts: FileCounts
-    ) -> None:
+    def _write_new_students(self, source: CanonicalFile, batch: _Batch, counts: FileCounts) -> None:
         """Students none of whom is stored or added earlier in the run: all adds, written by
         the bulk writer (the caller checked that no row names a known student)."""
-        to_add = [p for p in parsed if not self._incomplete(source, p, m.Student)]
+        if batch.by_column and not self._missing_to_create(m.Student, batch.provided):
+            if self.failed:
+                return
+            ids = bulk.write_columns(
+                m.Student, batch.columns, len(batch), with_ids=True, streams=self._streams
+            )
+            self.touched_categories |= self._student_categories(batch.provided)
+            self._added_students(source, batch, ids, counts)
+            return
+        to_add = [p for p in batch.rows if not self._incomplete(source, p, m.Student)]
         if self.failed:
             return
         ids = bulk.write_new(
             m.Student, [p.values for p in to_add], with_ids=True, streams=self._streams
         )
-        for p, pk in zip(to_add, ids, strict=True):
+        for p in to_add:
             self.touched_categories |= self._student_categories(p.provided)
-            self._added_student(source, p, pk, counts)
+        self._added_students(source, to_add, ids, counts)
 
     def _student_categories(self, provided: list[str]) -> set[DataCategory]:
         key = tuple(provided)
@@ -974,29 +1090,46 @@ class Engine:
             found = self._categories_cache[key] = _model_categories(m.Student, provided)
         return found
 
-    def _added_student(
-        self, source: CanonicalFile, p: _Parsed, pk: int, counts: FileCounts
+    def _added_students(
+        self,
+        source: CanonicalFile,
+        added: _Batch | list[_Parsed],
+        ids: list[int],
+        counts: FileCounts,
     ) -> None:
-        counts.added += 1
-        self._note(source, p, "add", m.Student, [])
-        self.touched_students.add(pk)
-        self.new_students[pk] = (source.name, p.line)
-        for category in self._student_categories(p.provided):
-            self.new_student_categories.setdefault(category, set()).add(pk)
-        sasid = p.values.get("sasid") or ""
-        if sasid:
-            self._keys["student"][(sasid,)] = pk
-            self._created["sasid"][_normalised("sasid", sasid)] = pk
-        local = p.values.get("local_id") or ""
-        if local:
-            self._keys["student_local"][(local,)] = pk
-            self._created["local_id"][_normalised("local_id", local)] = pk
+        """Record the students ``ids`` the run just created from ``added`` (a column batch, or
+        rows), in order: counts, preview, the run's new and touched students, the categories
+        to check them for (check_new_students), and their SASIDs and local IDs for later rows."""
+        if isinstance(added, _Batch):
+            lines, sasids, locals_ = added.lines, added.column("sasid"), added.column("local_id")
+            for category in self._student_categories(added.provided):
+                self.new_student_categories.setdefault(category, set()).update(ids)
+        else:
+            lines = [p.line for p in added]
+            sasids = [p.values.get("sasid") for p in added]
+            locals_ = [p.values.get("local_id") for p in added]
+            for p, pk in zip(added, ids, strict=True):
+                for category in self._student_categories(p.provided):
+                    self.new_student_categories.setdefault(category, set()).add(pk)
+        counts.added += len(ids)
+        for line in lines[: max(0, PREVIEW_LIMIT - len(self.preview))]:
+            self._note(source, line, "add", m.Student, [])
+        self.touched_students.update(ids)
+        self.new_students.update(zip(ids, [(source.name, line) for line in lines], strict=True))
+        by_sasid, by_local = self._keys["student"], self._keys["student_local"]
+        created_sasid, created_local = self._created["sasid"], self._created["local_id"]
+        for pk, sasid, local in zip(ids, sasids, locals_, strict=True):
+            if sasid:
+                by_sasid[(sasid,)] = pk
+                created_sasid[_normalised("sasid", sasid)] = pk
+            if local:
+                by_local[(local,)] = pk
+                created_local[_normalised("local_id", local)] = pk
 
-    def _pk_for_student_row(self, p: _Parsed) -> int | None:
-        sasid = p.values.get("sasid") or ""
+    def _pk_for_student(self, sasid: str | None, local: str | None) -> int | None:
+        """The student a row names by its SASID, or by its local ID when it gives no SASID."""
         if sasid:
             return self._keys["student"].get((sasid,))
-        local = p.values.get("local_id") or ""
         return self._keys["student_local"].get((local,)) if local else None
 
 

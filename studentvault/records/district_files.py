@@ -187,6 +187,21 @@ def parse_value(raw: str, f: models.Field[Any, Any], element: DataElement) -> An
     return raw
 
 
+def parse_column(raws: list[str], f: models.Field[Any, Any], element: DataElement) -> list[Any]:
+    """``[parse_value(raw, f, element) for raw in raws]``, parsing each distinct text once
+    (a column repeats its codes, dates and flags). Raises the ValueError of the first distinct
+    text that does not parse (not necessarily the first row's: callers that report a row parse
+    it again with :func:`parse_value`).
+
+    A list of codes is parsed per row, so that no two rows share one list object; every other
+    kind of value is immutable (text, None, bool, int, Decimal, date) and may be shared.
+    """
+    if element.value_kind == "codes":
+        return [parse_value(raw, f, element) for raw in raws]
+    parsed = {raw: parse_value(raw, f, element) for raw in set(raws)}
+    return [parsed[raw] for raw in raws]
+
+
 # Older private names, kept for callers that used them.
 _describe = describe_text
 _parse = parse_value
