@@ -43,7 +43,7 @@ Invariants:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
@@ -85,6 +85,7 @@ REQUIRED_TO_CREATE: dict[type[models.Model], tuple[str, ...]] = {
 }
 
 Row = dict[str, str]
+Cells = list[str]
 
 
 @dataclass
@@ -93,7 +94,9 @@ class CanonicalFile:
 
     name: str
     spec: FileSpec
-    rows: Iterable[tuple[int, Row]]
+    # (line, row) pairs: each row a dict of canonical column -> text or, when ``header`` is
+    # given, the row's texts in the order of ``header`` (canonical column names).
+    rows: Iterable[tuple[int, Row]] | Iterable[tuple[int, Cells]]
     partial: bool = False
     notes: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -106,6 +109,7 @@ class CanonicalFile:
     refused_rows: list[tuple[int, str | None, str]] = field(default_factory=list)
     # Rows read into other records (e.g. demographics into students): reason -> count.
     merged: Counter[str] = field(default_factory=Counter)
+    header: list[str] | None = None
 
 
 @dataclass
@@ -146,6 +150,44 @@ class _Parsed:
     values: dict[str, Any]  # attname -> value (links as <link>_id)
     provided: list[str]  # attnames provided by the source
     students: list[int]
+
+
+class _Texts:
+    """The source texts of one batch of rows, by row or by column, whichever is asked: made
+    from (line, dict) rows, or from (line, cells) rows and the file's header."""
+
+    def __init__(self, batch: list[tuple[int, Any]], header: list[str] | None) -> None:
+        self.lines = [line for line, _ in batch]
+        self._batch = batch
+        self._header = header
+        self._by_name: dict[str, Sequence[str]] | None = None
+        if header is not None:
+            columns = zip(*[cells for _, cells in batch], strict=True)
+            self._by_name = dict(zip(header, columns, strict=True))
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def rows(self) -> list[tuple[int, Row]]:
+        """(line, dict) per row, as the reference parse reads them."""
+        if self._header is None:
+            return self._batch
+        header = self._header
+        return [(line, dict(zip(header, cells, strict=True))) for line, cells in self._batch]
+
+    def column(self, name: str, missing: str | None = None) -> Sequence[str]:
+        """Each row's text of column ``name``; where a row has no such column, ``missing``
+        (KeyError when ``missing`` is None)."""
+        if self._by_name is not None:
+            found = self._by_name.get(name)
+            if found is not None:
+                return found
+            if missing is None:
+                raise KeyError(name)
+            return [missing] * len(self.lines)
+        if missing is None:
+            return [row[name] for _, row in self._batch]
+        return [row.get(name, missing) for _, row in self._batch]
 
 
 class _Batch:
@@ -509,7 +551,8 @@ class Engine:
         # finishes it first, and so does the end of the file.
         with self._streams.active():
             while batch := list(islice(rows, BATCH)):
-                parsed = self._parse_batch(source, fields, batch, seen)
+                texts = _Texts(batch, source.header)
+                parsed = self._parse_batch(source, fields, texts, seen)
                 counts.rows += len(batch)
                 if not self.failed:
                     self._write_batch(source, parsed, counts, consumed)
@@ -538,22 +581,24 @@ class Engine:
         self,
         source: CanonicalFile,
         fields: list[tuple[models.Field[Any, Any], DataElement | None]],
-        batch: list[tuple[int, Row]],
+        texts: _Texts,
         seen: set[tuple[Any, ...]],
     ) -> _Batch:
         spec = source.spec
         is_student = spec.model is m.Student
         if "student" in spec.links or is_student:
+            sasids = texts.column("sasid", "")
+            locals_ = texts.column("local_id", "")
             self._resolve_students(
-                {row.get("sasid", "") for _, row in batch},
-                {row.get("local_id", "") for _, row in batch if not row.get("sasid")},
+                set(sasids),
+                {local for sasid, local in zip(sasids, locals_, strict=True) if not sasid},
             )
         if not source.partial and not source.refuse_incomplete and not self.failed:
-            valid = self._parse_valid(source, fields, batch, seen)
+            valid = self._parse_valid(source, fields, texts, seen)
             if valid is not None:
                 return valid
         parsed: list[_Parsed] = []
-        for line, row in batch:
+        for line, row in texts.rows():
             values: dict[str, Any] = {}
             provided: list[str] = []
             bad = False
@@ -621,7 +666,7 @@ class Engine:
         self,
         source: CanonicalFile,
         fields: list[tuple[models.Field[Any, Any], DataElement | None]],
-        batch: list[tuple[int, Row]],
+        texts: _Texts,
         seen: set[tuple[Any, ...]],
     ) -> _Batch | None:
         """What the reference parse below gives for a batch whose rows are all valid, by column
@@ -635,28 +680,37 @@ class Engine:
         spec = source.spec
         model = spec.model
         is_student = model is m.Student
-        count = len(batch)
+        count = len(texts)
         columns: dict[str, list[Any]] = {}
         try:
             for f, element in fields:
                 assert element is not None
-                name = f.name
-                columns[f.attname] = parse_column([row[name] for _, row in batch], f, element)
+                columns[f.attname] = parse_column(texts.column(f.name), f, element)
         except (KeyError, ValueError):
             return None
+        sasids = texts.column("sasid", "")
+        locals_ = texts.column("local_id", "")
         for link, link_columns in spec.links.items():
+            targets: list[int | None]
             if link == "student":
-                targets = self._students_named(batch)
+                by_sasid = self._keys["student"]
+                by_local = self._keys["student_local"]
+                targets = [
+                    by_sasid.get((sasid,)) if sasid else
+                    by_local.get((local,)) if local else None
+                    for sasid, local in zip(sasids, locals_, strict=True)
+                ]  # fmt: skip
             else:
                 natural = link_columns[:3] if link == "section" else link_columns
                 table = self._keys[link]
-                targets = [table.get(tuple([row.get(c, "") for c in natural])) for _, row in batch]
+                naturals = zip(*[texts.column(c, "") for c in natural], strict=True)
+                targets = [table.get(key) for key in naturals]
             if None in targets:
                 return None
             columns[f"{link}_id"] = targets
         provided = [f.attname for f, _ in fields] + [f"{link}_id" for link in spec.links]
         if is_student:
-            if not all(row.get("sasid") or row.get("local_id") for _, row in batch):
+            if not all(sasid or local for sasid, local in zip(sasids, locals_, strict=True)):
                 return None
             if not self._race_columns(columns, provided):
                 return None
@@ -665,10 +719,9 @@ class Engine:
             # What _row_key gives for each row, without its per-row dispatch.
             if is_student:
                 keys: list[tuple[Any, ...]] = [
-                    ("sasid", sasid) if (sasid := row.get("sasid", "")) else
-                    ("local", row.get("local_id", ""))
-                    for _, row in batch
-                ]  # fmt: skip
+                    ("sasid", sasid) if sasid else ("local", local)
+                    for sasid, local in zip(sasids, locals_, strict=True)
+                ]
             else:
                 assert unique is not None
                 listed = {f.attname for f, e in fields if e is not None and e.value_kind == "codes"}
@@ -682,21 +735,11 @@ class Engine:
                 return None
             seen |= distinct
         return _Batch(
-            lines=[line for line, _ in batch],
+            lines=texts.lines,
             columns=columns,
             provided=provided,
             student_link="student" in spec.links,
         )
-
-    def _students_named(self, batch: list[tuple[int, Row]]) -> list[int | None]:
-        """The student each row names, as ``_link_value`` finds it (None: not found)."""
-        by_sasid = self._keys["student"]
-        by_local = self._keys["student_local"]
-        return [
-            by_sasid.get((sasid,)) if (sasid := row.get("sasid", "")) else
-            by_local.get((local,)) if (local := row.get("local_id", "")) else None
-            for _, row in batch
-        ]  # fmt: skip
 
     def _race_columns(self, columns: dict[str, list[Any]], provided: list[str]) -> bool:
         """``_check_race`` for every row of a column batch (each distinct combination of flags

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -187,7 +187,7 @@ def parse_value(raw: str, f: models.Field[Any, Any], element: DataElement) -> An
     return raw
 
 
-def parse_column(raws: list[str], f: models.Field[Any, Any], element: DataElement) -> list[Any]:
+def parse_column(raws: Sequence[str], f: models.Field[Any, Any], element: DataElement) -> list[Any]:
     """``[parse_value(raw, f, element) for raw in raws]``, parsing each distinct text once
     (a column repeats its codes, dates and flags). Raises the ValueError of the first distinct
     text that does not parse (not necessarily the first row's: callers that report a row parse

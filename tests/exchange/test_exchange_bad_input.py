@@ -81,6 +81,21 @@ def test_missing_and_extra_columns(alice: Actor, district_copy: Path) -> None:
     assert "unexpected columns" in str(found["problem"])
 
 
+@pytest.mark.parametrize("change", ["extra", "missing"])
+def test_a_row_with_a_field_too_many_or_too_few_names_the_row(
+    alice: Actor, district_copy: Path, change: str
+) -> None:
+    students = district_copy / "students.csv"
+    rows = rows_of(students)
+    width, bad = len(rows[0]), len(rows) - 2
+    rows[bad] = [*rows[bad], "spare"] if change == "extra" else rows[bad][:-1]
+    write(students, rows)
+    found = rejected(alice, files(district_copy))
+    assert (found["file"], found["line"], found["field"]) == ("students.csv", bad + 1, None)
+    shown = width + 1 if change == "extra" else width - 1
+    assert found["problem"] == f"expected {width} fields, found {shown}"
+
+
 def test_wrong_delimiter(alice: Actor, district_copy: Path) -> None:
     students = district_copy / "students.csv"
     write(students, rows_of(students), delimiter=";")

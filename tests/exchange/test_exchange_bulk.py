@@ -373,8 +373,8 @@ def test_the_lean_parse_gives_exactly_the_reference_parse(
         for canonical in fmt.canonical_files(received, FormatOptions()):
             fields = [(f, data_element_of(f)) for f in value_fields(canonical.spec.model)]
             seen: set[Any] = set()
-            rows = list(canonical.rows)
-            parsed = runner._parse_batch(canonical, fields, rows, seen).rows
+            texts = engine._Texts(list(canonical.rows), canonical.header)
+            parsed = runner._parse_batch(canonical, fields, texts, seen).rows
             results.setdefault(canonical.name, []).append((parsed, seen))
             assert not runner.problems, canonical.name
     assert len(lean_answers) == len(results) and all(lean_answers)  # the lean pass answered

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from studentvault.records.district_files import FILES, FileSpec, columns_of
 
-from ..engine import CanonicalFile, Row
+from ..engine import CanonicalFile
 from ..errors import ImportRejected, Problem
 from ..intake import ReceivedFile, csv_rows
 from . import FormatOptions
@@ -23,25 +23,18 @@ BY_NAME: dict[str, FileSpec] = {spec.file: spec for spec in FILES}
 ORDER: dict[str, int] = {spec.file: i for i, spec in enumerate(FILES)}
 
 
-def mapped_rows(
-    received: ReceivedFile,
-    header: list[str],
-    rows: Iterator[tuple[int, list[str]]],
-    mapping: dict[str, str],
-) -> Iterator[tuple[int, Row]]:
-    """Rows keyed by canonical column; a row with the wrong number of fields is refused."""
-    targets = [mapping.get(h, h) for h in header]
+def checked_rows(
+    received: ReceivedFile, header: list[str], rows: Iterator[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows as they are (cells in the order of ``header``); a row with the wrong number of
+    fields is refused."""
     width = len(header)
-    every = all(targets)  # no column mapped away: a row is the header zipped with its cells
     for line, cells in rows:
         if len(cells) != width:
             raise ImportRejected(
                 [Problem(received.name, line, None, f"expected {width} fields, found {len(cells)}")]
             )
-        if every:
-            yield line, dict(zip(targets, cells, strict=True))
-        else:
-            yield line, {t: c for t, c in zip(targets, cells, strict=True) if t}
+        yield line, cells
 
 
 def check_header(received: ReceivedFile, header: list[str], expected: list[str]) -> None:
@@ -123,7 +116,10 @@ class DistrictFormat:
                 )
             seen[spec.file] = received.name
             yield CanonicalFile(
-                name=received.name, spec=spec, rows=mapped_rows(received, header, rows, {})
+                name=received.name,
+                spec=spec,
+                rows=checked_rows(received, header, rows),
+                header=header,
             )
 
 
