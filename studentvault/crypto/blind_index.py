@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from .fields import Sealed
@@ -124,7 +125,14 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
     Declare its database index in the model's ``Meta.indexes``. A blind index is searched by
     equality only, and ``db_index=True`` on a character column would give it a second,
     ``LIKE`` index on PostgreSQL that is never used and slows every write.
+
+    On PostgreSQL the column has the ``"C"`` collation: its values are hexadecimal digests, so
+    a language's collation orders them no more meaningfully than byte order does, and comparing
+    bytes is what keeps its index cheap to build and to insert into (docs/adr/0081). Equality,
+    the only search, is the same under either.
     """
+
+    COLLATION = "C"
 
     def __init__(self, *args: Any, index: str, sources: Iterable[str], **kwargs: Any) -> None:
         self.index = index
@@ -135,6 +143,12 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
         kwargs.setdefault("blank", True)
         kwargs.setdefault("default", "")
         super().__init__(*args, **kwargs)
+
+    def db_parameters(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
+        parameters: dict[str, Any] = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = self.COLLATION
+        return parameters
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()

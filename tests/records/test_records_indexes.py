@@ -84,3 +84,17 @@ def test_each_blind_index_and_each_link_can_still_be_searched_by_an_index() -> N
         links = set(cursor.fetchall())
     assert len(links) > 20
     assert links - leading == set()  # every link leads some index: deletes and joins stay fast
+
+
+@postgres_only
+def test_blind_index_columns_compare_bytes() -> None:
+    """Hexadecimal digests in byte order: the "C" collation, which builds and keeps their indexes
+    cheapest (docs/adr/0081); set for new databases and by migration records.0003."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname, c.collname FROM pg_attribute a"
+            " JOIN pg_collation c ON c.oid = a.attcollation"
+            " WHERE a.attrelid = 'records_student'::regclass AND a.attname LIKE '%%_index'"
+        )
+        collations = dict(cursor.fetchall())
+    assert collations == {"sasid_index": "C", "local_id_index": "C", "name_birth_index": "C"}
