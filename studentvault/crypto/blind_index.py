@@ -37,12 +37,13 @@ from .keysets import blind_index_root
 
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%d.%m.%Y")
 _SEPARATOR = "\x1f"
+_IDENTIFIER_SEPARATORS = re.compile(r"[\s\-_./]")
 
 
 def normalize_identifier(value: object) -> str:
     """An identifier (SASID, local ID): NFKC, case-folded, without spaces, dashes or dots."""
     text = unicodedata.normalize("NFKC", str(value)).casefold()
-    return re.sub(r"[\s\-_./]", "", text)
+    return _IDENTIFIER_SEPARATORS.sub("", text)
 
 
 def normalize_name(value: object) -> str:

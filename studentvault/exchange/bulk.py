@@ -46,6 +46,8 @@ _BYTEA_OID = 17
 # Byte maps that set a UUID's version (4: high nibble of byte 6) and variant (10xx: byte 8).
 _VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
 _VARIANT_RFC_4122 = bytes((b & 0x3F) | 0x80 for b in range(256))
+# Where each of a uid's 32 hex digits stands in its 36-character text (8-4-4-4-12, dashes between).
+_TEXT_PLACE = [d + (d >= 8) + (d >= 12) + (d >= 16) + (d >= 20) for d in range(32)]
 # The most primary keys CopyStreams.ids takes from a sequence at once.
 _ID_BLOCK = 65_536
 
@@ -132,26 +134,23 @@ def new_row_uids(count: int) -> tuple[list[bytes], list[bytes]]:
     """``count`` fresh row_uids: (the 16 bytes of each, its text as ``str(uuid.UUID)`` gives it).
 
     The same as ``uuid.uuid4()`` per row (122 random bits, version 4, RFC 4122 variant; tested
-    against ``uuid.UUID``), from one read of randomness and without a UUID object per row.
+    against ``uuid.UUID``), from one read of randomness and without a UUID object per row. The
+    texts are laid out for the whole batch at once: each of the 32 hex digits of every uid is
+    copied by one strided slice assignment to its place between the dashes.
     """
     raw = bytearray(os.urandom(16 * count))
     raw[6::16] = raw[6::16].translate(_VERSION_4)
     raw[8::16] = raw[8::16].translate(_VARIANT_RFC_4122)
     uids = bytes(raw)
     hexed = uids.hex().encode()
-    texts = [
-        b"-".join(
-            (
-                hexed[i : i + 8],
-                hexed[i + 8 : i + 12],
-                hexed[i + 12 : i + 16],
-                hexed[i + 16 : i + 20],
-                hexed[i + 20 : i + 32],
-            )
-        )
-        for i in range(0, 32 * count, 32)
-    ]
-    return [uids[i : i + 16] for i in range(0, 16 * count, 16)], texts
+    text = bytearray(b"-" * (36 * count))
+    for digit, place in enumerate(_TEXT_PLACE):
+        text[place::36] = hexed[digit::32]
+    texts = bytes(text)
+    return (
+        [uids[i : i + 16] for i in range(0, 16 * count, 16)],
+        [texts[i : i + 36] for i in range(0, 36 * count, 36)],
+    )
 
 
 def _next_ids(connection: Any, table: str, count: int) -> list[int]:
