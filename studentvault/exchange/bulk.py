@@ -176,6 +176,20 @@ def _column_types(connection: Any, table: str, names: list[str]) -> list[int]:
     return [_BYTEA_OID if name == "row_uid" else oids[name] for name in names]
 
 
+def _bytea_as_bytes(cursor: Any) -> Any:
+    """``cursor`` (psycopg's), with bytea values dumped by psycopg's own bytes dumper.
+
+    psycopg's DB-API module makes the dumper of its ``Binary`` wrapper the default for the bytea
+    type, a Python class that checks each value for the wrapper. The bulk writer gives bytea
+    columns plain ``bytes`` only (ciphertexts, row_uids), so on this cursor (its adapters are
+    its own copy) the bytes dumper, compiled with psycopg's C extension, dumps them unchanged.
+    """
+    from psycopg.types.string import BytesBinaryDumper
+
+    cursor.adapters.register_dumper(None, BytesBinaryDumper)
+    return cursor
+
+
 class CopyStreams:
     """PostgreSQL: one ``COPY ... FROM STDIN`` kept open across the batches of one table, so the
     server stores a batch while the next one is parsed and sealed.
@@ -247,7 +261,7 @@ class CopyStreams:
             sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
         )
         cursor = connection.cursor()
-        context = cursor.cursor.copy(statement)
+        context = _bytea_as_bytes(cursor.cursor).copy(statement)
         copy = context.__enter__()
         copy.set_types(types)
         self._open = (target, cursor, context, copy)
@@ -372,7 +386,7 @@ def write_columns(
             sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
         )
         types = _column_types(connection, table, names)
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        with connection.cursor() as cursor, _bytea_as_bytes(cursor.cursor).copy(statement) as copy:
             copy.set_types(types)
             for row in zip(*columns, strict=True):
                 copy.write_row(row)

@@ -429,6 +429,27 @@ def test_an_open_copy_stream_is_finished_before_any_other_statement() -> None:
 
 
 @postgres_only
+def test_the_stream_dumps_bytea_with_the_compiled_bytes_dumper_on_its_own_cursor_only() -> None:
+    from psycopg.pq import Format
+
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    rows = disability_rows(district, 2)
+    streams = bulk.CopyStreams()
+    with streams.active():
+        bulk.write_new(Disability, rows, streams=streams)
+        assert streams._open is not None
+        _, cursor, _, _ = streams._open
+        ours = cursor.cursor.adapters.get_dumper_by_oid(17, Format.BINARY)
+        with connection.cursor() as other:
+            theirs = other.cursor.adapters.get_dumper_by_oid(17, Format.BINARY)
+    assert ours.__name__ == "BytesBinaryDumper" and ours.__module__ == "psycopg_binary._psycopg"
+    assert theirs.__name__ == "BinaryBinaryDumper"  # psycopg's DB-API default, left alone
+    assert [d.student_id for d in Disability.objects.order_by("pk")] == [
+        r["student_id"] for r in rows
+    ]
+
+
+@postgres_only
 def test_students_stream_with_keys_taken_ahead_in_growing_blocks() -> None:
     district = District.objects.create(state_code="9999", name="Synthetic Test District")
     streams = bulk.CopyStreams()
