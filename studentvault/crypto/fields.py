@@ -296,13 +296,17 @@ class EncryptedDateField(EncryptedMixin, models.DateField):  # type: ignore[misc
         return EncryptedMixin.pre_save(self, model_instance, add)
 
 
+# What json.dumps(value, separators=(",", ":"), sort_keys=True) uses, made once: the same text.
+_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 class EncryptedJSONField(EncryptedMixin, models.JSONField):  # type: ignore[misc]
     """A JSON document (such as a list of codes) stored encrypted."""
 
     kind = "json"
 
     def encode(self, value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+        return _JSON.encode(value).encode()
 
     def decode(self, payload: bytes) -> Any:
         return json.loads(payload)

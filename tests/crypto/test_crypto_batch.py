@@ -170,3 +170,17 @@ def test_payloads_is_payload_for_every_encrypted_field_and_value_type() -> None:
             values = SAMPLES[f.kind]
             assert f.payloads(values) == [f.payload(v) for v in values], (model, f.attname)
     assert seen_kinds == set(SAMPLES)
+
+
+def test_a_json_value_is_encoded_as_compact_sorted_json() -> None:
+    """The encoder made once gives the text json.dumps gave per value (stored payloads stay
+    byte-for-byte what they were)."""
+    import json
+
+    from studentvault.crypto.fields import EncryptedJSONField
+
+    field = EncryptedJSONField(category="demographics")
+    for value in [["02", "01"], [], {"b": 1, "a": [2, None]}, "Ostrander-Vey ÉÖ", [1.5, True]]:
+        expected = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+        assert field.encode(value) == expected
+        assert field.decode(field.encode(value)) == value
