@@ -25,8 +25,9 @@ Invariants:
   students all created by this run, of models whose unique key contains the student) is
   written by the bulk writer (``bulk.py``), after the same checks and with the same counts,
   preview, touched students and categories as the general path; everything else goes the
-  general way. A batch whose rows are all valid is parsed by a lean pass that gives what the
-  reference loop gives; any invalid row sends the batch to the reference loop, which reports;
+  general way. A batch whose rows are all valid is parsed by a lean pass, by column (each
+  distinct text of a column parsed once), that gives what the reference loop gives row by row
+  (``_Batch``); any invalid row sends the batch to the reference loop, which reports;
 - a first load (``first_load``, set by the import service when no student was stored at the
   start and the student tables are locked to the run: ``exchange.first_load``) finds students
   only among those the run created, by the normalised identifier the blind index hashes, and

@@ -35,15 +35,24 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-def foreign_keys() -> set[tuple[str, str, str]]:
-    """(table, name, definition) of every foreign key of the student tables."""
+def constraints(kind: str) -> set[tuple[str, str, str]]:
+    """(table, name, definition) of every constraint of ``kind`` (pg_constraint.contype: f for
+    foreign keys, u for unique) of the student tables."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
-            " FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY (%s::regclass[])",
-            [first_load.student_tables()],
+            " FROM pg_constraint WHERE contype = %s AND conrelid = ANY (%s::regclass[])",
+            [kind, first_load.student_tables()],
         )
         return set(cursor.fetchall())
+
+
+def foreign_keys() -> set[tuple[str, str, str]]:
+    return constraints("f")
+
+
+def unique_constraints() -> set[tuple[str, str, str]]:
+    return constraints("u")
 
 
 def indexes() -> set[tuple[str, str, str]]:
@@ -52,16 +61,6 @@ def indexes() -> set[tuple[str, str, str]]:
         cursor.execute(
             "SELECT tablename, indexname, indexdef FROM pg_indexes"
             " WHERE tablename = ANY (%s) AND schemaname = current_schema()",
-            [first_load.student_tables()],
-        )
-        return set(cursor.fetchall())
-
-
-def unique_constraints() -> set[tuple[str, str, str]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
-            " FROM pg_constraint WHERE contype = 'u' AND conrelid = ANY (%s::regclass[])",
             [first_load.student_tables()],
         )
         return set(cursor.fetchall())

@@ -12,23 +12,21 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 COLUMNS = ("sasid_index", "local_id_index", "name_birth_index")
 
 
-def byte_order(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+def _collate(schema_editor: BaseDatabaseSchemaEditor, collation: str) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     for column in COLUMNS:
         schema_editor.execute(
-            f'ALTER TABLE records_student ALTER COLUMN {column} TYPE varchar(64) COLLATE "C"'
+            f"ALTER TABLE records_student ALTER COLUMN {column} TYPE varchar(64) COLLATE {collation}"
         )
+
+
+def byte_order(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    _collate(schema_editor, '"C"')
 
 
 def database_order(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for column in COLUMNS:
-        schema_editor.execute(
-            f"ALTER TABLE records_student ALTER COLUMN {column} TYPE varchar(64)"
-            " COLLATE pg_catalog.\"default\""
-        )
+    _collate(schema_editor, 'pg_catalog."default"')
 
 
 class Migration(migrations.Migration):
