@@ -59,9 +59,10 @@ _GO_THE_USUAL_WAY = frozenset({"55P03", "55006"})
 
 # What a first load drops, in the order it adds them back (the reverse of the drop's).
 INDEX, UNIQUE, FOREIGN_KEY = "index", "unique constraint", "foreign key"
-# The memory each index build may sort in before it spills to disk (the server's default, 64 MB,
-# spills for a table of a million rows); set for the add-back only.
-BUILD_MEMORY = "256MB"
+# Set for the add-back only: the memory each index build may sort in (maintenance_work_mem; the
+# server's default, 64 MB, spills for a table of a million rows), and the memory of the hash
+# join that checks a foreign key (work_mem; the default, 4 MB, spills for 100,000 students).
+BUILD_MEMORY = {"maintenance_work_mem": "256MB", "work_mem": "256MB"}
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,11 @@ def _add_back(dropped: list[_Constraint]) -> None:
     quote = connection.ops.quote_name
     order = {INDEX: 0, UNIQUE: 1, FOREIGN_KEY: 2}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('maintenance_work_mem')")
-        previous = cursor.fetchone()[0]
-        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [BUILD_MEMORY])
+        previous: dict[str, str] = {}
+        for setting, value in BUILD_MEMORY.items():
+            cursor.execute("SELECT current_setting(%s)", [setting])
+            previous[setting] = cursor.fetchone()[0]
+            cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
         for constraint in sorted(dropped, key=lambda c: order[c.kind]):
             if constraint.kind == INDEX:
                 statement = constraint.definition
@@ -203,7 +206,8 @@ def _add_back(dropped: list[_Constraint]) -> None:
                     constraint.table, None, None, f"rows written by this import {why}"
                 )
                 raise ImportRejected([problem]) from error
-        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [previous])
+        for setting, value in previous.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
 
 
 class _NotFirstLoad(Exception):

@@ -132,6 +132,33 @@ def test_a_first_load_drops_the_indexes_but_primary_keys_and_builds_exactly_the_
     assert schema() == before
 
 
+def memory_settings() -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('maintenance_work_mem'), current_setting('work_mem')"
+        )
+        found: tuple[str, str] = cursor.fetchone()
+        return found
+
+
+@postgres_only
+def test_the_add_back_runs_with_more_memory_and_gives_the_settings_back() -> None:
+    before = memory_settings()
+    during: list[tuple[str, str]] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "ADD CONSTRAINT" in sql or sql.startswith("CREATE"):
+            during.append(memory_settings())
+        return execute(sql, params, many, context)
+
+    with transaction.atomic():
+        with connection.execute_wrapper(watch), first_load.checked_once() as dropped:
+            assert dropped
+        assert memory_settings() == before
+    assert len(during) > 40 and set(during) == {("256MB", "256MB")}
+    assert before != ("256MB", "256MB")
+
+
 @postgres_only
 def test_two_rows_with_one_unique_key_reject_and_name_the_constraint_not_the_key() -> None:
     before = schema()
