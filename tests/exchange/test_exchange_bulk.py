@@ -159,6 +159,22 @@ def test_nulls_stay_null_and_defaults_fill_what_a_row_does_not_give() -> None:
     assert service.begin_date == dt.date(2026, 9, 1)
 
 
+def test_columns_of_different_lengths_are_refused_before_anything_is_written() -> None:
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
+    (pk,) = bulk.write_new(Student, [student_values(district, 1)], with_ids=True)
+    columns = {
+        "student_id": [pk, pk],
+        "disability_type": ["SLI", "SLI"],
+        "is_primary": [True],  # one value short
+    }
+    with pytest.raises(ValueError, match=r"columns \['is_primary'\] do not have 2 values"):
+        bulk.write_columns(Disability, columns, 2)
+    assert not Disability.objects.exists()
+    columns["is_primary"].append(False)
+    assert bulk.write_columns(Disability, columns, 2) == []
+    assert sorted(d.is_primary for d in Disability.objects.all()) == [False, True]
+
+
 def test_a_bulk_written_ciphertext_moved_to_another_row_fails_closed() -> None:
     district = District.objects.create(state_code="9999", name="Synthetic Test District")
     first, second = bulk.write_new(

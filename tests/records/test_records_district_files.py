@@ -120,3 +120,40 @@ def test_missing_file_and_wrong_header(district: Path) -> None:
     with pytest.raises(DistrictFileError, match="header does not match"):
         load_district(district)
     assert not Student.objects.exists()
+
+
+def test_parse_column_is_parse_value_of_each_cell_and_no_two_rows_share_a_list() -> None:
+    """Each distinct text of a column is parsed once; the column is what parse_value gives cell
+    by cell, every kind of value included, and a list of codes is never shared between rows."""
+    from studentvault.core.elements import data_element_of
+    from studentvault.records.district_files import parse_column, parse_value, value_fields
+    from studentvault.records.models import AssessmentResult, Student
+
+    samples = {
+        "birth_date": ["2011-03-04", "2011-03-04", "2012-12-31"],
+        "gender": ["01", "02", "01"],
+        "white": ["1", "0", "1"],
+        "preferred_name": ["", "Zeph", ""],
+        "federal_race_ethnicity": ["05", "05", "04"],
+        "accommodations": ["", "ET|TTS", "ET|TTS"],
+        "scale_score": ["712", "712", "650"],
+    }
+    fields = {f.name: f for model in (Student, AssessmentResult) for f in value_fields(model)}
+    tried = 0
+    for name, raws in samples.items():
+        if name not in fields:
+            continue
+        f = fields[name]
+        element = data_element_of(f)
+        assert element is not None
+        column = parse_column(raws, f, element)
+        assert column == [parse_value(raw, f, element) for raw in raws], name
+        if element.value_kind == "codes":
+            assert column[1] is not column[2]
+        tried += 1
+    assert tried >= 6
+    f = fields["birth_date"]
+    element = data_element_of(f)
+    assert element is not None
+    with pytest.raises(ValueError, match="expected a date"):
+        parse_column(["2011-03-04", "31/12/2011"], f, element)
