@@ -227,7 +227,7 @@ class _Batch:
     def rows(self) -> list[_Parsed]:
         if self._rows is None:
             names = list(self._columns)
-            cells = zip(*self._columns.values(), strict=True) if names else iter(())
+            cells = zip(*self._columns.values(), strict=True)
             students = self._columns.get("student_id") if self._student_link else None
             self._rows = [
                 _Parsed(
