@@ -88,7 +88,8 @@ def student_tables() -> list[str]:
 
 @contextmanager
 def checked_once() -> Iterator[bool]:
-    """Run the block with the student tables' foreign keys checked once at its end.
+    """Run the block with the student tables' foreign keys checked once, and their unique
+    constraints and indexes built once, at its end.
 
     Yields whether it did (see the module's text for when). Must be called inside a transaction.
     """
@@ -104,7 +105,8 @@ def checked_once() -> Iterator[bool]:
 
 
 def _drop_if_empty(tables: list[str]) -> list[_Constraint] | None:
-    """Lock ``tables``, and if no student is stored drop their foreign keys; None otherwise."""
+    """Lock ``tables``, and if no student is stored drop what ``_droppable`` lists and return
+    it; None otherwise."""
     quote = connection.ops.quote_name
     student = apps.get_model("records", "Student")
     try:
