@@ -161,7 +161,8 @@ def run(args: argparse.Namespace, district: Path) -> int:
             before_commit.append((backend(), time.perf_counter()))
 
     services._audit_commit = timed_audit_commit  # type: ignore[assignment]
-    # A first load adds the student tables' foreign keys back once, at the end (ADR 0080).
+    # A first load rebuilds the student tables' indexes and constraints once, at the end
+    # (ADR 0080, 0081).
     from studentvault.exchange import first_load
 
     add_back = first_load._add_back
@@ -221,10 +222,10 @@ def run(args: argparse.Namespace, district: Path) -> int:
     if added_back:
         wall, cpu_s = added_back[0]
         backend_s = f"{cpu_s:.1f} s" if cpu_s is not None else "not readable"
-        print(f"first load: the student tables' foreign keys added back (one check each) in "
-              f"{wall:.1f} s wall, backend {backend_s} CPU")  # fmt: skip
+        print(f"first load: the student tables' indexes and constraints rebuilt (one pass "
+              f"each) in {wall:.1f} s wall, backend {backend_s} CPU")  # fmt: skip
     else:
-        print("first load: not taken (the foreign keys were checked row by row at commit)")
+        print("first load: not taken (indexes kept row by row, foreign keys checked at commit)")
     if backend_cpu is not None:
         busy = client_cpu + backend_cpu
         print(f"students per CPU-second (client + backend): {students / busy:,.0f}; with both "

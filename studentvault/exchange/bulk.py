@@ -171,23 +171,29 @@ def _column_types(connection: Any, table: str, names: list[str]) -> list[int]:
         )
         oids = dict(cursor.fetchall())
     # Binary COPY sends each field's bytes and the server reads them with the column's own type:
-    # a uuid column takes the 16 bytes of the value. write_new gives row_uid as those bytes, so
+    # a uuid column takes the 16 bytes of the value. write_columns gives row_uid as those bytes, so
     # psycopg dumps it with bytea's dumper, which sends bytes as they are.
     return [_BYTEA_OID if name == "row_uid" else oids[name] for name in names]
 
 
-def _bytea_as_bytes(cursor: Any) -> Any:
-    """``cursor`` (psycopg's), with bytea values dumped by psycopg's own bytes dumper.
+def _binary_copy(cursor: Any, table: str, names: list[str]) -> Any:
+    """``COPY table (names) FROM STDIN (FORMAT BINARY)`` on ``cursor`` (Django's): psycopg's COPY
+    context, to enter and then ``set_types``.
 
-    psycopg's DB-API module makes the dumper of its ``Binary`` wrapper the default for the bytea
-    type, a Python class that checks each value for the wrapper. The bulk writer gives bytea
-    columns plain ``bytes`` only (ciphertexts, row_uids), so on this cursor (its adapters are
-    its own copy) the bytes dumper, compiled with psycopg's C extension, dumps them unchanged.
+    Bytea values are dumped by psycopg's own bytes dumper. psycopg's DB-API module makes the
+    dumper of its ``Binary`` wrapper the default for the bytea type, a Python class that checks
+    each value for the wrapper. The bulk writer gives bytea columns plain ``bytes`` only
+    (ciphertexts, row_uids), so on this cursor (its adapters are its own copy) the bytes dumper,
+    compiled with psycopg's C extension, dumps them unchanged.
     """
+    from psycopg import sql
     from psycopg.types.string import BytesBinaryDumper
 
-    cursor.adapters.register_dumper(None, BytesBinaryDumper)
-    return cursor
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    )
+    cursor.cursor.adapters.register_dumper(None, BytesBinaryDumper)
+    return cursor.cursor.copy(statement)
 
 
 class CopyStreams:
@@ -251,17 +257,12 @@ class CopyStreams:
         if self._open is not None and self._open[0] == target:
             return self._open[3]
         self.finish()
-        from psycopg import sql
-
         connection = connections[self.using]
         types = self._types.get(target)
         if types is None:
             types = self._types[target] = _column_types(connection, table, names)
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
-        )
         cursor = connection.cursor()
-        context = _bytea_as_bytes(cursor.cursor).copy(statement)
+        context = _binary_copy(cursor, table, names)
         copy = context.__enter__()
         copy.set_types(types)
         self._open = (target, cursor, context, copy)
@@ -380,13 +381,8 @@ def write_columns(
     if streams is not None:
         streams.finish()
     if postgres:
-        from psycopg import sql
-
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
-        )
         types = _column_types(connection, table, names)
-        with connection.cursor() as cursor, _bytea_as_bytes(cursor.cursor).copy(statement) as copy:
+        with connection.cursor() as cursor, _binary_copy(cursor, table, names) as copy:
             copy.set_types(types)
             for row in zip(*columns, strict=True):
                 copy.write_row(row)

@@ -110,10 +110,11 @@ def _drop_if_empty(tables: list[str]) -> list[_Constraint] | None:
     quote = connection.ops.quote_name
     student = apps.get_model("records", "Student")
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('lock_timeout')")
-            previous = cursor.fetchone()[0]
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            _settings(cursor, {"lock_timeout": LOCK_TIMEOUT}),
+        ):
             cursor.execute(
                 "LOCK TABLE " + ", ".join(quote(t) for t in tables) + " IN ACCESS EXCLUSIVE MODE"
             )
@@ -127,7 +128,6 @@ def _drop_if_empty(tables: list[str]) -> list[_Constraint] | None:
                     cursor.execute(f"DROP INDEX {quote(c.name)}")
                 else:
                     cursor.execute(f"ALTER TABLE {quote(c.table)} DROP CONSTRAINT {quote(c.name)}")
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
     except _NotFirstLoad:
         return None
     except DatabaseError as error:
@@ -179,12 +179,7 @@ def _add_back(dropped: list[_Constraint]) -> None:
     """Build the indexes again, then the unique constraints, then the foreign keys."""
     quote = connection.ops.quote_name
     order = {INDEX: 0, UNIQUE: 1, FOREIGN_KEY: 2}
-    with connection.cursor() as cursor:
-        previous: dict[str, str] = {}
-        for setting, value in BUILD_MEMORY.items():
-            cursor.execute("SELECT current_setting(%s)", [setting])
-            previous[setting] = cursor.fetchone()[0]
-            cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
+    with connection.cursor() as cursor, _settings(cursor, BUILD_MEMORY):
         for constraint in sorted(dropped, key=lambda c: order[c.kind]):
             if constraint.kind == INDEX:
                 statement = constraint.definition
@@ -208,8 +203,21 @@ def _add_back(dropped: list[_Constraint]) -> None:
                     constraint.table, None, None, f"rows written by this import {why}"
                 )
                 raise ImportRejected([problem]) from error
-        for setting, value in previous.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
+
+
+@contextmanager
+def _settings(cursor: Any, values: dict[str, str]) -> Iterator[None]:
+    """Run the block with these server settings, for this transaction only, and give the ones
+    before back when it ends without an exception. After an exception the caller's rollback
+    (of the transaction or the savepoint) gives them back: the server refuses statements then."""
+    previous: dict[str, str] = {}
+    for setting, value in values.items():
+        cursor.execute("SELECT current_setting(%s)", [setting])
+        previous[setting] = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
+    yield
+    for setting, value in previous.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
 
 
 class _NotFirstLoad(Exception):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from exchange_world import make_persona, school_codes, verified
+from exchange_world import make_persona, school_codes, student_values, verified
 
 from studentvault.audit.models import AuditEntry
 from studentvault.core.actors import Actor
@@ -64,24 +64,6 @@ def keep_students(source: Path, target: Path, keep: set[str] | None) -> None:
             at = header.index("sasid")
             rows = [row for row in rows if row[at] in keep]
         write_csv(target / spec.file, header, rows)
-
-
-def student_values(district: District, n: int) -> dict[str, Any]:
-    return {
-        "district_id": district.pk,
-        "sasid": f"99{n:08d}",
-        "local_id": f"L-{n:06d}",
-        "first_name": "Zephyrine",
-        "middle_name": "",
-        "last_name": f"Quillfeather{n}",
-        "preferred_name": "" if n % 2 else "Zeph",
-        "birth_date": dt.date(2011, 1 + n % 12, 1 + n % 28),
-        "gender": "02",
-        "hispanic_latino": False,
-        "white": True,
-        "federal_race_ethnicity": "05",
-        "language_background": "eng",
-    }
 
 
 def stored_values(obj: Any) -> dict[str, Any]:

@@ -11,13 +11,13 @@ waiting.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection, transaction
+from exchange_world import student_values
 
 from studentvault.core.actors import Actor
 from studentvault.crypto.blind_index import index_for
@@ -72,18 +72,7 @@ def schema() -> tuple[set[tuple[str, str, str]], ...]:
 
 def a_student() -> Student:
     district = District.objects.create(state_code="9999", name="Synthetic Test District")
-    return Student.objects.create(
-        district=district,
-        sasid="9900000001",
-        first_name="Zephyrine",
-        last_name="Quillfeather",
-        birth_date=dt.date(2011, 3, 4),
-        gender="02",
-        hispanic_latino=False,
-        white=True,
-        federal_race_ethnicity="05",
-        language_background="eng",
-    )
+    return Student.objects.create(**student_values(district, 1))
 
 
 def test_the_student_tables_are_the_students_and_every_table_that_names_one() -> None:
@@ -169,18 +158,10 @@ def test_two_rows_with_one_unique_key_reject_and_name_the_constraint_not_the_key
         first_load.checked_once() as dropped,
     ):
         assert dropped
-        row = {
-            "district_id": district.pk,
-            "sasid": "9900000001",
-            "first_name": "Zephyrine",
-            "last_name": "Quillfeather",
-            "birth_date": dt.date(2011, 3, 4),
-            "gender": "02",
-            "federal_race_ethnicity": "05",
-            "language_background": "eng",
-        }
-        (pk,) = bulk.write_new(Student, [row], with_ids=True)
-        columns = ", ".join(f.column for f in Student._meta.concrete_fields if not f.primary_key)
+        (pk,) = bulk.write_new(Student, [student_values(district, 1)], with_ids=True)
+        columns = ", ".join(
+            str(f.column) for f in Student._meta.concrete_fields if not f.primary_key
+        )
         with connection.cursor() as cursor:  # a copy of the row: the same row_uid
             cursor.execute(
                 f"INSERT INTO records_student ({columns})"  # noqa: S608 - the model's own columns
