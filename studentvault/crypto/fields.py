@@ -81,8 +81,7 @@ def seal_bytes(payload: bytes, *, category: str, aad: bytes) -> bytes:
     """Encrypt an encoded value with the primary key of ``category``."""
     if not field_encryption_enabled():
         return PLAIN_MARKER + payload
-    sealed: bytes = category_keys(category).primitive.encrypt(payload, aad)
-    return sealed
+    return category_keys(category).sealer.seal(payload, aad)
 
 
 def seal_many(category: str, payloads: Sequence[bytes], aads: Sequence[bytes]) -> list[bytes]:
@@ -98,8 +97,7 @@ def seal_many(category: str, payloads: Sequence[bytes], aads: Sequence[bytes]) -
         return [PLAIN_MARKER + payload for payload in payloads]
     if not payloads:
         return []
-    encrypt = category_keys(category).primitive.encrypt
-    return [encrypt(payload, aad) for payload, aad in zip(payloads, aads, strict=True)]
+    return category_keys(category).sealer.seal_many(payloads, aads)
 
 
 def open_bytes(ciphertext: bytes, *, category: str, aad: bytes) -> bytes:

@@ -32,6 +32,7 @@ from studentvault.core.events import emit
 from .errors import KeyProviderError, KeysetError
 from .kek import KeyEncryptionKey, current_kek
 from .models import Keyset
+from .sealer import PrimarySealer
 
 aead.register()
 
@@ -69,6 +70,8 @@ class CategoryKeys:
     primary_key_id: int
     key_ids: tuple[int, ...]
     version: int
+    # Encrypts with the primary key: the same ciphertext as primitive.encrypt, fewer layers.
+    sealer: PrimarySealer
 
 
 @dataclass
@@ -117,13 +120,15 @@ def _unwrap_category(row: Keyset, kek: KeyEncryptionKey) -> CategoryKeys:
             f"(it was wrapped by {row.kek_id!r}); check KEK_PROVIDER and STUDENTVAULT_HOME"
         ) from None
     info = handle.keyset_info()
+    primitive = handle.primitive(aead.Aead)
     return CategoryKeys(
         name=row.name,
         handle=handle,
-        primitive=handle.primitive(aead.Aead),
+        primitive=primitive,
         primary_key_id=info.primary_key_id,
         key_ids=_key_ids(handle),
         version=row.version,
+        sealer=PrimarySealer(primitive, info.primary_key_id),
     )
 
 
