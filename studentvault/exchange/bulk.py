@@ -2,9 +2,10 @@
 
 The engine (``engine.py``) decides; this module only writes. It is used for a batch of rows when
 nothing stored can match any of them: students none of whose SASIDs or local IDs is stored or
-added earlier in the run, and rows of student records whose students were all created by this
-run (their unique keys contain the student, so nothing stored can collide). Everything else
-(updates, re-imports, organization rows) goes through the engine's general path.
+added earlier in the run, rows of student records whose students were all created by this
+run (their unique keys contain the student, so nothing stored can collide), and the adds of the
+engine's general path (rows it compared with what is stored, organization rows among them, and
+found new). Updates go through the general path, which saves model instances.
 
 Invariants:
 - a row is stored exactly as ``Model(**values)`` followed by ``bulk_create`` would store it: the

@@ -25,7 +25,9 @@ Invariants:
   students all created by this run, of models whose unique key contains the student) is
   written by the bulk writer (``bulk.py``), after the same checks and with the same counts,
   preview, touched students and categories as the general path; everything else goes the
-  general way. A batch whose rows are all valid is parsed by a lean pass, by column (each
+  general way, which compares rows with what is stored, saves the changes on model instances
+  and hands its adds (rows no stored row matches) to the bulk writer. A batch whose rows are
+  all valid is parsed by a lean pass, by column (each
   distinct text of a column parsed once), that gives what the reference loop gives row by row
   (``_Batch``); any invalid row sends the batch to the reference loop, which reports;
 - a first load (``first_load``, set by the import service when no student was stored at the
@@ -876,7 +878,7 @@ class Engine:
             return
         parsed = batch.rows
         existing = self._existing(model, parsed)
-        to_add: list[tuple[_Parsed, models.Model]] = []
+        to_add: list[_Parsed] = []
         for p in parsed:
             if unique is not None:
                 key = tuple(_hashable(p.values.get(name)) for name in unique)
@@ -918,15 +920,18 @@ class Engine:
                 continue
             if not has_student and not self._org_allowed(source, p, categories):
                 continue
-            to_add.append((p, model(**p.values)))
-        if self.failed:
+            to_add.append(p)
+        if self.failed or not to_add:
             return
-        model._default_manager.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
-        for p, obj in to_add:
+        # Rows no stored row matches: stored by the bulk writer as bulk_create would store them.
+        added = bulk.write_new(
+            model, [p.values for p in to_add], with_ids=True, streams=self._streams
+        )
+        for p, pk in zip(to_add, added, strict=True):
             counts.added += 1
             self._note(source, p.line, "add", model, [])
             self._touch(p, categories)
-            self._remember(spec, p, obj)
+            self._remember(spec, p, pk)
 
     def _all_new(self, model: type[models.Model], batch: _Batch) -> bool:
         """Whether no stored row can match any row of ``batch``: every student it names was
@@ -994,24 +999,24 @@ class Engine:
                 return False
         return True
 
-    def _remember(self, spec: FileSpec, p: _Parsed, obj: models.Model) -> None:
+    def _remember(self, spec: FileSpec, p: _Parsed, pk: int) -> None:
         model = spec.model
         if model is m.District:
-            self._keys["district"][(p.values["state_code"],)] = obj.pk
+            self._keys["district"][(p.values["state_code"],)] = pk
         elif model is m.School:
-            self._keys["school"][(p.values["state_code"],)] = obj.pk
+            self._keys["school"][(p.values["state_code"],)] = pk
         elif model is m.Course:
-            self._keys["course"][(p.values["code"],)] = obj.pk
+            self._keys["course"][(p.values["code"],)] = pk
         elif model is m.Assessment:
-            self._keys["assessment"][(p.values["code"],)] = obj.pk
+            self._keys["assessment"][(p.values["code"],)] = pk
         elif model is m.Section:
             school_id = p.values["school_id"]
             if school_id not in self._school_codes:
-                self._school_codes = {pk: code for (code,), pk in self._keys["school"].items()}
+                self._school_codes = {id_: code for (code,), id_ in self._keys["school"].items()}
             school_code = self._school_codes[school_id]
             self._keys["section"][
                 (school_code, str(p.values["school_year"]), p.values["section_code"])
-            ] = obj.pk
+            ] = pk
 
     def _note(
         self,

@@ -200,6 +200,8 @@ def test_runs_mixing_bulk_and_general_paths_store_and_count_exactly(
     assert run.status == ImportRun.Status.COMMITTED, run.report["problems"]
     assert Student.objects.count() == len(first_half)
     assert "Student" in calls and "Enrollment" in calls
+    # New organization rows (the general path's adds) are stored by the bulk writer too.
+    assert {"District", "School", "Course", "Section", "Assessment"} <= set(calls)
 
     calls.clear()
     run = import_files(actor=alice, format_name="district", paths=[district_copy])
