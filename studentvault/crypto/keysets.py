@@ -6,7 +6,8 @@ Invariants:
   a log or a backup in plaintext;
 - the blind-index root is a separate random secret (not derived from any encryption key),
   stored wrapped by the KEK;
-- unwrapped primitives live only in this process's memory, cached per (database, keyset, KEK)
+- unwrapped primitives (and each keyset's ``PrimarySealer``, made from the same handle: see
+  ``sealer``) live only in this process's memory, cached per (database, keyset, KEK)
   and re-checked against the stored ``version`` at most every CRYPTO_KEYSET_CACHE_SECONDS, so
   every process picks up a rotation's new primary key within that time;
 - every keyset creation, new primary key and retirement emits a security event.
