@@ -47,7 +47,8 @@ class PrimarySealer:
         return self.seal_many([payload], [aad])[0]
 
     def seal_many(self, payloads: Sequence[bytes], aads: Sequence[bytes]) -> list[bytes]:
-        """``[seal(p, a) for p, a in zip(payloads, aads)]``; the caller checks the lengths."""
+        """``[seal(p, a) for p, a in zip(payloads, aads)]``; ValueError if the two differ in
+        length (``seal_many`` of ``fields`` checks that before it calls)."""
         prefix, encrypt = self._prefix, self._encrypt
         try:
             return [prefix + encrypt(p, a) for p, a in zip(payloads, aads, strict=True)]
@@ -63,7 +64,8 @@ def _direct(
     primitive: aead.Aead, primary_key_id: int
 ) -> tuple[bytes, Callable[[bytes, bytes], bytes]] | None:
     """The primary key's output prefix and C++ encrypt, when both are where Tink 1.x keeps them
-    and a probe sealed by them is opened by ``primitive`` (and by nothing else)."""
+    and a probe sealed by them is opened by ``primitive``'s public ``decrypt`` with the probe's
+    associated data and refused with any other; None otherwise."""
     try:
         primary: Any = primitive._primitive_set.primary()
         prefix = bytes(primary.identifier)

@@ -27,9 +27,9 @@ Invariants:
   preview, touched students and categories as the general path; everything else goes the
   general way, which compares rows with what is stored, saves the changes on model instances
   and hands its adds (rows no stored row matches) to the bulk writer. A batch whose rows are
-  all valid is parsed by a lean pass, by column (each
-  distinct text of a column parsed once), that gives what the reference loop gives row by row
-  (``_Batch``); any invalid row sends the batch to the reference loop, which reports;
+  all valid is parsed by a lean pass, by column (each distinct text of a column parsed once),
+  that gives what the reference loop gives row by row (``_Batch``); any invalid row sends the
+  batch to the reference loop, which reports;
 - a first load (``first_load``, set by the import service when no student was stored at the
   start and the student tables are locked to the run: ``exchange.first_load``) finds students
   only among those the run created, by the normalised identifier the blind index hashes, and
@@ -1075,7 +1075,7 @@ class Engine:
             self._write_new_students(source, batch, counts)
             return
         current = {s.pk: s for s in m.Student.objects.filter(pk__in=list(ids))} if ids else {}
-        to_add: list[tuple[_Parsed, m.Student]] = []
+        to_add: list[_Parsed] = []
         for p in batch.rows:
             pk = existing_ids.get(p.line)
             obj = current.get(pk) if pk is not None else None
@@ -1102,13 +1102,14 @@ class Engine:
                 continue
             if self._incomplete(source, p, m.Student):
                 continue
-            to_add.append((p, m.Student(**p.values)))
+            to_add.append(p)
             self.touched_categories |= row_categories
-        if self.failed:
+        if self.failed or not to_add:
             return
-        m.Student.objects.bulk_create([obj for _, obj in to_add], batch_size=BATCH)
-        for p, obj in to_add:
-            self._added_students(source, [p], [obj.pk], counts)
+        added = bulk.write_new(
+            m.Student, [p.values for p in to_add], with_ids=True, streams=self._streams
+        )
+        self._added_students(source, to_add, added, counts)
 
     def _write_new_students(self, source: CanonicalFile, batch: _Batch, counts: FileCounts) -> None:
         """Students none of whom is stored or added earlier in the run: all adds, written by
