@@ -58,28 +58,6 @@ def test_a_wrong_primary_key_id_means_the_public_path() -> None:
     assert primitive.decrypt(sealer.seal(b"x", AAD), AAD) == b"x"
 
 
-class _Mixed(aead.Aead):  # type: ignore[misc]
-    """One keyset's internals, another keyset's public encrypt and decrypt."""
-
-    def __init__(self, internals: aead.Aead, public: aead.Aead) -> None:
-        self._primitive_set = internals._primitive_set
-        self._public = public
-
-    def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes:
-        return bytes(self._public.encrypt(plaintext, associated_data))
-
-    def decrypt(self, ciphertext: bytes, associated_data: bytes) -> bytes:
-        return bytes(self._public.decrypt(ciphertext, associated_data))
-
-
-def test_internals_that_do_not_match_the_public_decrypt_mean_the_public_path() -> None:
-    internals, key_id = keyset()
-    public, _ = keyset()
-    sealer = PrimarySealer(_Mixed(internals, public), key_id)
-    assert not sealer.direct
-    assert public.decrypt(sealer.seal(b"x", AAD), AAD) == b"x"
-
-
 class _Opaque(aead.Aead):  # type: ignore[misc]
     """An AEAD without Tink's internals (another Tink release, say)."""
 
@@ -91,6 +69,22 @@ class _Opaque(aead.Aead):  # type: ignore[misc]
 
     def decrypt(self, ciphertext: bytes, associated_data: bytes) -> bytes:
         return bytes(self.inner.decrypt(ciphertext, associated_data))
+
+
+class _Mixed(_Opaque):
+    """One keyset's internals, another keyset's public encrypt and decrypt."""
+
+    def __init__(self, internals: aead.Aead, public: aead.Aead) -> None:
+        super().__init__(public)
+        self._primitive_set = internals._primitive_set
+
+
+def test_internals_that_do_not_match_the_public_decrypt_mean_the_public_path() -> None:
+    internals, key_id = keyset()
+    public, _ = keyset()
+    sealer = PrimarySealer(_Mixed(internals, public), key_id)
+    assert not sealer.direct
+    assert public.decrypt(sealer.seal(b"x", AAD), AAD) == b"x"
 
 
 def test_missing_internals_mean_the_public_path() -> None:
