@@ -354,7 +354,9 @@ class Engine:
         self._categories_cache: dict[tuple[str, ...], set[DataCategory]] = {}
         self._streams = bulk.CopyStreams()
         self._school_codes: dict[int, str] = {}
-        self._keys: dict[str, dict[tuple[Any, ...], int]] = {}
+        self._keys: dict[str, dict[tuple[Any, ...], int]] = {}  # organizations' natural keys
+        # Students found so far, by the SASID or local ID text a file gave (identifier -> pk).
+        self._students: dict[str, dict[str, int]] = {"sasid": {}, "local_id": {}}
         self._loaded_orgs = False
         # Students this run created, by normalised SASID and local ID (see _resolve_students).
         self._created: dict[str, dict[str, int]] = {"sasid": {}, "local_id": {}}
@@ -420,8 +422,6 @@ class Engine:
             (s.school.state_code, str(s.school_year), s.section_code): s.pk
             for s in m.Section.objects.select_related("school")
         }
-        self._keys["student"] = {}
-        self._keys["student_local"] = {}
         self._loaded_orgs = True
 
     def _resolve_students(self, sasids: set[str], local_ids: set[str]) -> None:
@@ -432,18 +432,18 @@ class Engine:
         among the stored ones by blind index.
         """
         for name, known, values in (
-            ("sasid", self._keys["student"], sasids),
-            ("local_id", self._keys["student_local"], local_ids),
+            ("sasid", self._students["sasid"], sasids),
+            ("local_id", self._students["local_id"], local_ids),
         ):
             created = self._created[name]
             wanted = []
-            for value in values:
-                if value and (value,) not in known:
+            for value in values.difference(known):
+                if value:
                     pk = created.get(_normalised(name, value))
                     if pk is None:
                         wanted.append(value)
                     else:
-                        known[(value,)] = pk
+                        known[value] = pk
             if self.first_load or not wanted:
                 continue
             index = index_function(name)
@@ -453,7 +453,7 @@ class Engine:
                 column = f"{name}_index"
                 found = m.Student.objects.filter(**{f"{column}__in": list(by_index)})
                 for pk, value_index in found.values_list("pk", column):
-                    known[(by_index[value_index],)] = pk
+                    known[by_index[value_index]] = pk
 
     # --- authorization ------------------------------------------------------------------
 
@@ -572,10 +572,8 @@ class Engine:
         natural = tuple(row.get(c, "") for c in columns)
         if link == "student":
             sasid = row.get("sasid", "")
-            if sasid:
-                return self._keys["student"].get((sasid,))
             local = row.get("local_id", "")
-            return self._keys["student_local"].get((local,)) if local else None
+            return self._pk_for_student(sasid, local)
         if link == "section":
             natural = (natural[0], natural[1], natural[2])
         return self._keys[link].get(natural)
@@ -696,11 +694,10 @@ class Engine:
         for link, link_columns in spec.links.items():
             targets: list[int | None]
             if link == "student":
-                by_sasid = self._keys["student"]
-                by_local = self._keys["student_local"]
+                by_sasid, by_local = self._students["sasid"], self._students["local_id"]
                 targets = [
-                    by_sasid.get((sasid,)) if sasid else
-                    by_local.get((local,)) if local else None
+                    by_sasid.get(sasid) if sasid else
+                    by_local.get(local) if local else None
                     for sasid, local in zip(sasids, locals_, strict=True)
                 ]  # fmt: skip
             else:
@@ -1166,21 +1163,21 @@ class Engine:
             self._note(source, line, "add", m.Student, [])
         self.touched_students.update(ids)
         self.new_students.update(zip(ids, [(source.name, line) for line in lines], strict=True))
-        by_sasid, by_local = self._keys["student"], self._keys["student_local"]
+        by_sasid, by_local = self._students["sasid"], self._students["local_id"]
         created_sasid, created_local = self._created["sasid"], self._created["local_id"]
         for pk, sasid, local in zip(ids, sasids, locals_, strict=True):
             if sasid:
-                by_sasid[(sasid,)] = pk
+                by_sasid[sasid] = pk
                 created_sasid[_normalised("sasid", sasid)] = pk
             if local:
-                by_local[(local,)] = pk
+                by_local[local] = pk
                 created_local[_normalised("local_id", local)] = pk
 
     def _pk_for_student(self, sasid: str | None, local: str | None) -> int | None:
         """The student a row names by its SASID, or by its local ID when it gives no SASID."""
         if sasid:
-            return self._keys["student"].get((sasid,))
-        return self._keys["student_local"].get((local,)) if local else None
+            return self._students["sasid"].get(sasid)
+        return self._students["local_id"].get(local) if local else None
 
 
 def _field_name(model: type[models.Model], attname: str) -> str:
