@@ -6,7 +6,9 @@ Invariants:
 - a vendor file holds only the data elements of the vendor's *active* contract (the contract's
   ``fields`` within its categories, or all fields of its categories: the rule of
   ``access.policy.contract_fields``) and only students with a current-year enrollment at a school
-  the contract covers; every other OneRoster column is written empty;
+  the contract covers; every other OneRoster column is written empty. Only the student
+  elements the contract releases are loaded, so no other encrypted value of the student is
+  decrypted for a vendor file (tested);
 - directory-information opt-outs: a student with ``directory_opt_out`` or ``media_opt_out`` is
   written to a vendor with every directory field empty (names, grade, school name), keeping
   only the opaque ``sourcedId`` and the non-directory fields the contract names; docs/adr/0073;
@@ -22,7 +24,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -344,7 +346,18 @@ def export_oneroster(*, actor: Actor, vendor: str, out_dir: Path) -> ExportResul
     current: dict[int, Enrollment] = {}
     for e in enrollments.select_related("school").order_by("entry_date"):
         current[e.student_id] = e
-    students = list(Student.objects.filter(q, pk__in=list(current)).order_by("pk"))
+    # Only the student elements the contract releases are loaded, and so decrypted; with the
+    # opt-out flags, which decide what is withheld.
+    released = sorted(
+        element.split(".", 1)[1]
+        for _, element in USERS_COLUMNS + DEMOGRAPHICS_COLUMNS
+        if element in allowed and element.startswith("student.")
+    )
+    students = list(
+        Student.objects.filter(q, pk__in=list(current))
+        .only("row_uid", "directory_opt_out", "media_opt_out", *released)
+        .order_by("pk")
+    )
     schools = sorted({current[s.pk].school_id for s in students})
     school_rows = {
         s.pk: s for s in School.objects.filter(pk__in=schools).select_related("district")
@@ -353,19 +366,60 @@ def export_oneroster(*, actor: Actor, vendor: str, out_dir: Path) -> ExportResul
     written: set[str] = set()
     opted_out = 0
 
-    def cell(element: str | None, value: object, student: Student | None = None) -> object:
-        if element is None:
-            return value
-        if element not in allowed:
-            return ""
-        if (
-            student is not None
-            and element in DIRECTORY_ELEMENTS
-            and (student.directory_opt_out or student.media_opt_out)
-        ):
-            return ""
-        written.add(element)
-        return value
+    # How each filled column's value is made from the student and the current enrollment. A
+    # value is made only when its element is released for that student (see row).
+    user_values: dict[str, Callable[[Student, Enrollment], object]] = {
+        "sourcedId": lambda s, e: str(s.row_uid),
+        "status": lambda s, e: "active",
+        "dateLastModified": lambda s, e: now,
+        "enabledUser": lambda s, e: "true",
+        "orgSourcedIds": lambda s, e: str(school_rows[e.school_id].row_uid),
+        "role": lambda s, e: "student",
+        "givenName": lambda s, e: s.first_name,
+        "familyName": lambda s, e: s.last_name,
+        "middleName": lambda s, e: s.middle_name,
+        "identifier": lambda s, e: s.local_id,
+        "grades": lambda s, e: e.grade_level,
+    }
+    demographic_values: dict[str, Callable[[Student, Enrollment], object]] = {
+        "sourcedId": lambda s, e: str(s.row_uid),
+        "status": lambda s, e: "active",
+        "dateLastModified": lambda s, e: now,
+        "birthDate": lambda s, e: s.birth_date.isoformat() if s.birth_date else "",
+        "sex": lambda s, e: SEX.get(s.gender, ""),
+        "americanIndianOrAlaskaNative": lambda s, e: _bool(s.american_indian_alaska_native),
+        "asian": lambda s, e: _bool(s.asian),
+        "blackOrAfricanAmerican": lambda s, e: _bool(s.black_african_american),
+        "nativeHawaiianOrOtherPacificIslander": lambda s, e: _bool(
+            s.native_hawaiian_pacific_islander
+        ),
+        "white": lambda s, e: _bool(s.white),
+        "demographicRaceTwoOrMoreRaces": lambda s, e: _bool(s.federal_race_ethnicity == "07"),
+        "hispanicOrLatinoEthnicity": lambda s, e: _bool(s.hispanic_latino),
+    }
+
+    def row(
+        columns: list[tuple[str, str | None]],
+        values: dict[str, Callable[[Student, Enrollment], object]],
+        s: Student,
+        e: Enrollment,
+    ) -> list[object]:
+        """The student's cells: empty where the column has no value, where the contract does
+        not release its element, and for directory elements of an opted-out student."""
+        withheld = s.directory_opt_out or s.media_opt_out
+        cells: list[object] = []
+        for column, element in columns:
+            make = values.get(column)
+            if make is None or (
+                element is not None
+                and (element not in allowed or (withheld and element in DIRECTORY_ELEMENTS))
+            ):
+                cells.append("")
+                continue
+            if element is not None:
+                written.add(element)
+            cells.append(make(s, e))
+        return cells
 
     users = []
     demographics = []
@@ -373,36 +427,8 @@ def export_oneroster(*, actor: Actor, vendor: str, out_dir: Path) -> ExportResul
         e = current[s.pk]
         if s.directory_opt_out or s.media_opt_out:
             opted_out += 1
-        uid = str(s.row_uid)
-        values = {
-            "sourcedId": uid,
-            "status": "active",
-            "dateLastModified": now,
-            "enabledUser": "true",
-            "orgSourcedIds": str(school_rows[e.school_id].row_uid),
-            "role": "student",
-            "givenName": s.first_name,
-            "familyName": s.last_name,
-            "middleName": s.middle_name,
-            "identifier": s.local_id,
-            "grades": e.grade_level,
-        }
-        users.append([cell(el, values.get(col, ""), s) for col, el in USERS_COLUMNS])
-        demo = {
-            "sourcedId": uid,
-            "status": "active",
-            "dateLastModified": now,
-            "birthDate": s.birth_date.isoformat() if s.birth_date else "",
-            "sex": SEX.get(s.gender, ""),
-            "americanIndianOrAlaskaNative": _bool(s.american_indian_alaska_native),
-            "asian": _bool(s.asian),
-            "blackOrAfricanAmerican": _bool(s.black_african_american),
-            "nativeHawaiianOrOtherPacificIslander": _bool(s.native_hawaiian_pacific_islander),
-            "white": _bool(s.white),
-            "demographicRaceTwoOrMoreRaces": _bool(s.federal_race_ethnicity == "07"),
-            "hispanicOrLatinoEthnicity": _bool(s.hispanic_latino),
-        }
-        demographics.append([cell(el, demo.get(col, ""), s) for col, el in DEMOGRAPHICS_COLUMNS])
+        users.append(row(USERS_COLUMNS, user_values, s, e))
+        demographics.append(row(DEMOGRAPHICS_COLUMNS, demographic_values, s, e))
     orgs = [
         [str(o.row_uid), "active", now, o.name, "school", o.state_code, str(o.district.row_uid)]
         for o in school_rows.values()

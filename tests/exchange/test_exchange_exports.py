@@ -14,7 +14,14 @@ from exchange_world import verified
 from studentvault.access.policy import current_school_year
 from studentvault.audit.models import AuditEntry, Disclosure
 from studentvault.core.actors import Actor
-from studentvault.exchange.exports import ExportRefused, export_oneroster, export_state
+from studentvault.crypto.fields import EncryptedMixin
+from studentvault.exchange.exports import (
+    SEX,
+    ExportRefused,
+    allowed_elements,
+    export_oneroster,
+    export_state,
+)
 from studentvault.people.models import Contract
 from studentvault.records.district_files import load_district
 from studentvault.records.models import Enrollment, Student
@@ -103,3 +110,71 @@ def test_state_files_need_export_rights(world: dict[str, Any], tmp_path: Path) -
     assert len(rows) == Student.objects.count() == result.students
     assert all(len(r["Birth Date"]) == 8 and r["Gender"] in {"01", "02", "03"} for r in rows)
     assert Disclosure.objects.filter(recipient_kind="state").count() == result.students
+
+
+def opened_columns(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The (table, column) of every encrypted value opened from here on."""
+    opened: list[tuple[str, str]] = []
+    original = EncryptedMixin.open
+
+    def spy(self: EncryptedMixin, sealed: Any, *, row_uid: object, row: object) -> Any:
+        opened.append(self.location())
+        return original(self, sealed, row_uid=row_uid, row=row)
+
+    monkeypatch.setattr(EncryptedMixin, "open", spy)
+    return opened
+
+
+def test_a_vendor_export_decrypts_only_the_student_elements_its_contract_releases(
+    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract = Contract.objects.get()
+    contract.fields = ["student.first_name", "enrollment.grade_level", "enrollment.school"]
+    contract.save()
+    opened = opened_columns(monkeypatch)
+    result = export_oneroster(actor=world["alice"], vendor=contract.vendor.name, out_dir=tmp_path)
+    assert result.students > 0
+    assert set(opened) == {("records_student", "first_name")}
+    assert len(opened) == result.students
+    entry = AuditEntry.objects.filter(action="exchange:export:create").get()  # the read, audited
+    assert len(entry.student_list) == result.students
+    monkeypatch.undo()
+    stored = {str(s.row_uid): s for s in Student.objects.all()}
+    users = read(tmp_path / "users.csv")
+    for user in users:
+        student = stored[user["sourcedId"]]
+        withheld = student.directory_opt_out or student.media_opt_out
+        assert user["givenName"] == ("" if withheld else student.first_name)
+        assert user["familyName"] == user["identifier"] == ""
+
+
+def test_a_vendor_export_of_demographics_writes_the_stored_values(
+    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract = Contract.objects.get()
+    contract.fields = ["student.birth_date", "student.gender", "student.asian",
+                       "student.federal_race_ethnicity", "enrollment.school"]  # fmt: skip
+    contract.save()
+    opened = opened_columns(monkeypatch)
+    result = export_oneroster(actor=world["alice"], vendor=contract.vendor.name, out_dir=tmp_path)
+    released = set(allowed_elements(contract))
+    assert released == set(contract.fields)  # the contract's categories cover them all
+    assert result.elements == sorted(released)
+    assert set(opened) == {("records_student", "birth_date")}
+    monkeypatch.undo()
+    stored = {str(s.row_uid): s for s in Student.objects.all()}
+    rows = read(tmp_path / "demographics.csv")
+    assert len(rows) == result.students > 0
+    for demographics in rows:
+        s = stored[demographics["sourcedId"]]
+        expected = {
+            "birthDate": s.birth_date.isoformat(),
+            "sex": SEX.get(s.gender, ""),
+            "asian": "true" if s.asian else "false",
+            "demographicRaceTwoOrMoreRaces": "true"
+            if s.federal_race_ethnicity == "07"
+            else "false",
+            "white": "",  # not in the contract
+            "hispanicOrLatinoEthnicity": "",
+        }
+        assert {k: demographics[k] for k in expected} == expected
