@@ -17,7 +17,7 @@ tests compare them field by field on both databases (tests/core/test_rows.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +33,24 @@ class _Shape:
     converters: list[tuple[int, list[Callable[..., Any]], Any]]
 
 
-_SHAPES: dict[tuple[type[models.Model], str, str], _Shape] = {}
+_SHAPES: dict[tuple[type[models.Model], str, str, frozenset[str] | None], _Shape] = {}
 
 
-def _shape(model: type[models.Model], alias: str, using: str) -> _Shape:
-    key = (model, alias, using)
+def _shape(
+    model: type[models.Model], alias: str, using: str, only: frozenset[str] | None = None
+) -> _Shape:
+    """The columns of ``model`` to select: all, or the primary key and the attnames ``only``."""
+    key = (model, alias, using, only)
     shape = _SHAPES.get(key)
     if shape is None:
         connection = connections[using]
         quote = connection.ops.quote_name
         table = alias or model._meta.db_table
-        fields = list(model._meta.concrete_fields)
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if only is None or f.primary_key or f.attname in only
+        ]
         converters: list[tuple[int, list[Callable[..., Any]], Any]] = []
         for index, field in enumerate(fields):
             column = field.get_col(table)
@@ -76,12 +83,19 @@ def fetch(
     model is given alone, or as ``(model, alias)`` when the statement names its table by an
     alias. ``params`` are bound by the database driver, never formatted into ``sql``.
     """
+    entries = [(entry, "") if isinstance(entry, type) else entry for entry in models_in_row]
+    return _fetch(sql, params, [(m, _shape(m, alias, using)) for m, alias in entries], using)
+
+
+def _fetch(
+    sql: str,
+    params: Sequence[Any],
+    shaped: list[tuple[type[models.Model], _Shape]],
+    using: str,
+) -> list[tuple[models.Model, ...]]:
     connection = connections[using]
-    shapes = [
-        _shape(*((entry, "") if isinstance(entry, type) else entry), using)
-        for entry in models_in_row
-    ]
-    plain = [entry if isinstance(entry, type) else entry[0] for entry in models_in_row]
+    plain = [model for model, _ in shaped]
+    shapes = [shape for _, shape in shaped]
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         rows = cursor.fetchall()
@@ -105,9 +119,21 @@ def fetch(
 
 
 def by_pk(
-    model: type[models.Model], pk: object, using: str = DEFAULT_DB_ALIAS
+    model: type[models.Model],
+    pk: object,
+    using: str = DEFAULT_DB_ALIAS,
+    *,
+    only: Iterable[str] | None = None,
 ) -> models.Model | None:
-    """The row of ``model`` with primary key ``pk`` (as ``filter(pk=pk).first()``), or None."""
+    """The row of ``model`` with primary key ``pk`` (as ``filter(pk=pk).first()``), or None.
+
+    With ``only`` (field names, as ``QuerySet.only``), just the primary key and those columns
+    are read, and the instance defers the rest, as ``filter(pk=pk).only(*only).first()``.
+    """
+    selected = None
+    if only is not None:
+        selected = frozenset(model._meta.get_field(name).attname for name in only)  # type: ignore[union-attr]
+    shape = _shape(model, "", using, selected)
     quote = connections[using].ops.quote_name
     table = quote(model._meta.db_table)
     primary = model._meta.pk
@@ -115,8 +141,9 @@ def by_pk(
     if not key_in_range(primary, pk, using):
         return None  # as the ORM: a key no column can hold matches no row
     where = f"{table}.{quote(str(primary.column))} = %s"
-    sql = f"SELECT {columns(model, using=using)} FROM {table} WHERE {where}"  # noqa: S608 - names from the model
-    found = fetch(sql, [primary.get_db_prep_value(pk, connections[using])], [model], using)
+    sql = f"SELECT {shape.columns} FROM {table} WHERE {where}"  # noqa: S608 - names from the model
+    key = primary.get_db_prep_value(pk, connections[using])
+    found = _fetch(sql, [key], [(model, shape)], using)
     return found[0][0] if found else None
 
 

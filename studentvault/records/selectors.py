@@ -338,6 +338,14 @@ def _natural_key(row: models.Model) -> object:
     return row.pk
 
 
+def _student_columns(released: set[str]) -> list[str]:
+    """The Student fields to load for a release of ``released`` ("model.field" names): those
+    named, and ``row_uid``, which opening an encrypted field needs. No other encrypted value is
+    then read, and so none is decrypted."""
+    named = {name.split(".", 1)[1] for name in released if name.startswith("student.")}
+    return sorted(named | {"row_uid"})
+
+
 def _release_row(row: models.Model, released: set[str]) -> dict[str, object]:
     model_name = row._meta.model_name
     out: dict[str, object] = {}
@@ -418,7 +426,9 @@ def api_student_page(
     combined = reachable[0]
     for q in reachable[1:]:
         combined |= q
-    students = Student.objects.filter(combined)
+    # Only what some category the actor reads may release is loaded (and so decrypted).
+    releasable = _released_fields(actor, [c for c, q in scopes.items() if q is not None])
+    students = Student.objects.filter(combined).only(*_student_columns(releasable))
     if school_code or grade_level:
         enrollment_scope = scopes[DataCategory.ENROLLMENT]
         if enrollment_scope is None:
@@ -476,10 +486,11 @@ def api_student_detail(*, actor: Actor, student_id: int) -> dict[str, object]:
     """
     decisions = may_each(actor, Action.READ, API_STUDENT_CATEGORIES, student_id)
     allowed = [c for c, decision in decisions.items() if decision]
-    student = rows.by_pk(Student, student_id) if allowed else None
+    released = _released_fields(actor, allowed) if allowed else set()
+    student = rows.by_pk(Student, student_id, only=_student_columns(released)) if allowed else None
     if not isinstance(student, Student):
         raise StudentNotFound(student_id)
-    row = _release_row(student, _released_fields(actor, allowed))
+    row = _release_row(student, released)
     contract = _disclosure_contract(actor)
     _audit_release(
         prepare_entry(

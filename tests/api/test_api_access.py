@@ -26,6 +26,7 @@ from django.test import Client
 from django.utils import timezone
 
 from studentvault.audit.models import AuditEntry, Disclosure
+from studentvault.crypto.fields import EncryptedMixin
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +282,33 @@ def test_schema_is_served_to_authenticated_callers(api_world: World) -> None:
     assert "/api/v1/students/{student_id}/assessments/" in schema["paths"]
     _, token = vendor_token(api_world)
     assert vendor_client(token).get("/api/v1/schema/").status_code == 200
+
+
+def test_a_vendor_read_decrypts_only_the_fields_its_contract_releases(
+    api_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = api_world
+    _, token = vendor_token(w)
+    client = vendor_client(token)
+    opened: list[tuple[str, str]] = []
+    original = EncryptedMixin.open
+
+    def spy(self: EncryptedMixin, sealed: Any, *, row_uid: object, row: object) -> Any:
+        opened.append(self.location())
+        return original(self, sealed, row_uid=row_uid, row=row)
+
+    monkeypatch.setattr(EncryptedMixin, "open", spy)
+    page = client.get("/api/v1/students/")
+    assert page.status_code == 200, page.content
+    assert {c for t, c in opened if t == "records_student"} == {"first_name", "last_name"}
+    assert set(last_read().student_list) == ids(page)  # the read, audited
+    opened.clear()
+    student = w.students["s_a"]
+    detail = client.get(f"/api/v1/students/{student.pk}/")
+    assert detail.status_code == 200, detail.content
+    assert {c for t, c in opened if t == "records_student"} == {"first_name", "last_name"}
+    assert last_read().student_list == [student.pk]
+    monkeypatch.undo()
+    student.refresh_from_db()
+    body = detail.json()
+    assert (body["first_name"], body["last_name"]) == (student.first_name, student.last_name)

@@ -123,3 +123,27 @@ def test_a_key_no_column_can_hold_finds_nothing() -> None:
 
     assert rows.by_pk(Student, 2**80) is None
     assert rows.by_pk(Student, -(2**80)) is None
+
+
+def test_by_pk_with_only_reads_those_columns_and_defers_the_rest() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from studentvault.records.models import Student
+
+    stored = _student()
+    wanted = ["row_uid", "first_name", "district"]
+    with CaptureQueriesContext(connection) as queries:
+        built = rows.by_pk(Student, stored.pk, only=wanted)
+    (query,) = queries.captured_queries
+    assert '"first_name"' in query["sql"] and '"district_id"' in query["sql"]
+    assert '"last_name"' not in query["sql"] and '"birth_date"' not in query["sql"]
+    assert isinstance(built, Student)
+    loaded = Student.objects.only(*wanted).get(pk=stored.pk)
+    assert built.get_deferred_fields() == loaded.get_deferred_fields()
+    assert {"last_name", "birth_date", "sasid"} <= built.get_deferred_fields()
+    assert (built.pk, built.first_name, built.district_id) == (
+        stored.pk,
+        "Synthetic",
+        stored.district_id,
+    )
+    assert rows.by_pk(Student, stored.pk + 10_000, only=wanted) is None
