@@ -26,3 +26,22 @@ def synthetic_district_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("synthetic") / "district"
     call_command("generate", students=300, seed=7, out=str(folder))
     return folder
+
+
+@pytest.fixture
+def opened_columns(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The (table, column) of every encrypted value opened while the test runs; clear it before
+    the step to watch. ``monkeypatch.undo()`` stops the watch."""
+    from typing import Any
+
+    from studentvault.crypto.fields import EncryptedMixin
+
+    opened: list[tuple[str, str]] = []
+    original = EncryptedMixin.open
+
+    def watch(self: EncryptedMixin, sealed: Any, *, row_uid: object, row: object) -> Any:
+        opened.append(self.location())
+        return original(self, sealed, row_uid=row_uid, row=row)
+
+    monkeypatch.setattr(EncryptedMixin, "open", watch)
+    return opened

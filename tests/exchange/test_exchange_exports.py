@@ -14,10 +14,10 @@ from exchange_world import verified
 from studentvault.access.policy import current_school_year
 from studentvault.audit.models import AuditEntry, Disclosure
 from studentvault.core.actors import Actor
-from studentvault.crypto.fields import EncryptedMixin
 from studentvault.exchange.exports import (
     SEX,
     ExportRefused,
+    ExportResult,
     allowed_elements,
     export_oneroster,
     export_state,
@@ -36,6 +36,14 @@ def world(synthetic_district_files: Path) -> dict[str, Any]:
     demo.ensure_accounts(actor=Actor.system("tests"))
     users = get_user_model().objects
     return {name: verified(users.get(username=name)) for name in ("alice", "bob")}
+
+
+def export_under(fields: list[str], actor: Any, out_dir: Path) -> tuple[Contract, ExportResult]:
+    """The vendor export of the world's contract, its elements set to ``fields`` first."""
+    contract = Contract.objects.get()
+    contract.fields = fields
+    contract.save()
+    return contract, export_oneroster(actor=actor, vendor=contract.vendor.name, out_dir=out_dir)
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -112,30 +120,18 @@ def test_state_files_need_export_rights(world: dict[str, Any], tmp_path: Path) -
     assert Disclosure.objects.filter(recipient_kind="state").count() == result.students
 
 
-def opened_columns(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """The (table, column) of every encrypted value opened from here on."""
-    opened: list[tuple[str, str]] = []
-    original = EncryptedMixin.open
-
-    def spy(self: EncryptedMixin, sealed: Any, *, row_uid: object, row: object) -> Any:
-        opened.append(self.location())
-        return original(self, sealed, row_uid=row_uid, row=row)
-
-    monkeypatch.setattr(EncryptedMixin, "open", spy)
-    return opened
-
-
 def test_a_vendor_export_decrypts_only_the_student_elements_its_contract_releases(
-    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    world: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    opened_columns: list[tuple[str, str]],
 ) -> None:
-    contract = Contract.objects.get()
-    contract.fields = ["student.first_name", "enrollment.grade_level", "enrollment.school"]
-    contract.save()
-    opened = opened_columns(monkeypatch)
-    result = export_oneroster(actor=world["alice"], vendor=contract.vendor.name, out_dir=tmp_path)
+    opened_columns.clear()
+    fields = ["student.first_name", "enrollment.grade_level", "enrollment.school"]
+    _, result = export_under(fields, world["alice"], tmp_path)
     assert result.students > 0
-    assert set(opened) == {("records_student", "first_name")}
-    assert len(opened) == result.students
+    assert set(opened_columns) == {("records_student", "first_name")}
+    assert len(opened_columns) == result.students
     entry = AuditEntry.objects.filter(action="exchange:export:create").get()  # the read, audited
     assert len(entry.student_list) == result.students
     monkeypatch.undo()
@@ -149,18 +145,19 @@ def test_a_vendor_export_decrypts_only_the_student_elements_its_contract_release
 
 
 def test_a_vendor_export_of_demographics_writes_the_stored_values(
-    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    world: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    opened_columns: list[tuple[str, str]],
 ) -> None:
-    contract = Contract.objects.get()
-    contract.fields = ["student.birth_date", "student.gender", "student.asian",
-                       "student.federal_race_ethnicity", "enrollment.school"]  # fmt: skip
-    contract.save()
-    opened = opened_columns(monkeypatch)
-    result = export_oneroster(actor=world["alice"], vendor=contract.vendor.name, out_dir=tmp_path)
+    opened_columns.clear()
+    fields = ["student.birth_date", "student.gender", "student.asian",
+              "student.federal_race_ethnicity", "enrollment.school"]  # fmt: skip
+    contract, result = export_under(fields, world["alice"], tmp_path)
     released = set(allowed_elements(contract))
     assert released == set(contract.fields)  # the contract's categories cover them all
     assert result.elements == sorted(released)
-    assert set(opened) == {("records_student", "birth_date")}
+    assert set(opened_columns) == {("records_student", "birth_date")}
     monkeypatch.undo()
     stored = {str(s.row_uid): s for s in Student.objects.all()}
     rows = read(tmp_path / "demographics.csv")
