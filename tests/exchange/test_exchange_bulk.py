@@ -404,7 +404,9 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-def disability_rows(district: District, count: int) -> list[dict[str, Any]]:
+def disability_rows(count: int) -> list[dict[str, Any]]:
+    """Disability rows of ``count`` synthetic students stored for them in a new district."""
+    district = District.objects.create(state_code="9999", name="Synthetic Test District")
     ids = bulk.write_new(
         Student, [student_values(district, n) for n in range(count)], with_ids=True
     )
@@ -413,8 +415,7 @@ def disability_rows(district: District, count: int) -> list[dict[str, Any]]:
 
 @postgres_only
 def test_an_open_copy_stream_is_finished_before_any_other_statement() -> None:
-    district = District.objects.create(state_code="9999", name="Synthetic Test District")
-    rows = disability_rows(district, 4)
+    rows = disability_rows(4)
     streams = bulk.CopyStreams()
     with streams.active():
         bulk.write_new(Disability, rows[:2], streams=streams)
@@ -432,8 +433,7 @@ def test_an_open_copy_stream_is_finished_before_any_other_statement() -> None:
 def test_the_stream_dumps_bytea_with_the_compiled_bytes_dumper_on_its_own_cursor_only() -> None:
     from psycopg.pq import Format
 
-    district = District.objects.create(state_code="9999", name="Synthetic Test District")
-    rows = disability_rows(district, 2)
+    rows = disability_rows(2)
     streams = bulk.CopyStreams()
     with streams.active():
         bulk.write_new(Disability, rows, streams=streams)
@@ -501,8 +501,7 @@ def test_keys_are_taken_in_blocks_that_double_up_to_the_limit(
 def test_an_error_inside_the_block_abandons_the_stream_and_nothing_is_stored() -> None:
     from django.db import transaction
 
-    district = District.objects.create(state_code="9999", name="Synthetic Test District")
-    rows = disability_rows(district, 3)
+    rows = disability_rows(3)
     streams = bulk.CopyStreams()
     with pytest.raises(RuntimeError), transaction.atomic(), streams.active():
         bulk.write_new(Disability, rows, streams=streams)

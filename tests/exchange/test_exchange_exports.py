@@ -121,11 +121,9 @@ def test_state_files_need_export_rights(world: dict[str, Any], tmp_path: Path) -
 
 
 def test_a_vendor_export_decrypts_only_the_student_elements_its_contract_releases(
-    world: dict[str, Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    opened_columns: list[tuple[str, str]],
+    world: dict[str, Any], tmp_path: Path, opened_columns: list[tuple[str, str]]
 ) -> None:
+    stored = {str(s.row_uid): s for s in Student.objects.all()}  # read before the watched step
     opened_columns.clear()
     fields = ["student.first_name", "enrollment.grade_level", "enrollment.school"]
     _, result = export_under(fields, world["alice"], tmp_path)
@@ -134,8 +132,6 @@ def test_a_vendor_export_decrypts_only_the_student_elements_its_contract_release
     assert len(opened_columns) == result.students
     entry = AuditEntry.objects.filter(action="exchange:export:create").get()  # the read, audited
     assert len(entry.student_list) == result.students
-    monkeypatch.undo()
-    stored = {str(s.row_uid): s for s in Student.objects.all()}
     users = read(tmp_path / "users.csv")
     for user in users:
         student = stored[user["sourcedId"]]
@@ -145,11 +141,9 @@ def test_a_vendor_export_decrypts_only_the_student_elements_its_contract_release
 
 
 def test_a_vendor_export_of_demographics_writes_the_stored_values(
-    world: dict[str, Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    opened_columns: list[tuple[str, str]],
+    world: dict[str, Any], tmp_path: Path, opened_columns: list[tuple[str, str]]
 ) -> None:
+    stored = {str(s.row_uid): s for s in Student.objects.all()}  # read before the watched step
     opened_columns.clear()
     fields = ["student.birth_date", "student.gender", "student.asian",
               "student.federal_race_ethnicity", "enrollment.school"]  # fmt: skip
@@ -158,8 +152,6 @@ def test_a_vendor_export_of_demographics_writes_the_stored_values(
     assert released == set(contract.fields)  # the contract's categories cover them all
     assert result.elements == sorted(released)
     assert set(opened_columns) == {("records_student", "birth_date")}
-    monkeypatch.undo()
-    stored = {str(s.row_uid): s for s in Student.objects.all()}
     rows = read(tmp_path / "demographics.csv")
     assert len(rows) == result.students > 0
     for demographics in rows:

@@ -9,6 +9,8 @@ searched by equality.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -19,11 +21,17 @@ postgres_only = pytest.mark.skipif(
 )
 
 
+def catalog(sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query of PostgreSQL's catalog (fixed SQL, no parameters)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
 def record_indexes() -> list[tuple[str, str, bool, list[str], list[str]]]:
     """(table, index, unique, key columns, operator classes) of every records_* index."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
+    found = catalog(
+        """
             SELECT t.relname, i.relname, ix.indisunique,
                    array(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(n, o)
                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n
@@ -35,8 +43,8 @@ def record_indexes() -> list[tuple[str, str, bool, list[str], list[str]]]:
             JOIN pg_class t ON t.oid = ix.indrelid
             WHERE t.relname LIKE 'records\\_%%' AND ix.indpred IS NULL
             """
-        )
-        return [(t, i, u, list(cols), list(ops)) for t, i, u, cols, ops in cursor.fetchall()]
+    )
+    return [(t, i, u, list(cols), list(ops)) for t, i, u, cols, ops in found]
 
 
 @postgres_only
@@ -75,13 +83,13 @@ def test_each_blind_index_and_each_link_can_still_be_searched_by_an_index() -> N
     leading = {(table, columns[0]) for table, _, _, columns, _ in record_indexes() if columns}
     for column in ("sasid_index", "local_id_index", "name_birth_index", "district_id"):
         assert ("records_student", column) in leading
-    with connection.cursor() as cursor:
-        cursor.execute(
+    links = set(
+        catalog(
             "SELECT conrelid::regclass::text, a.attname FROM pg_constraint c"
             " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
             " WHERE c.contype = 'f' AND conrelid::regclass::text LIKE 'records\\_%%'"
         )
-        links = set(cursor.fetchall())
+    )
     assert len(links) > 20
     assert links - leading == set()  # every link leads some index: deletes and joins stay fast
 
@@ -90,11 +98,11 @@ def test_each_blind_index_and_each_link_can_still_be_searched_by_an_index() -> N
 def test_blind_index_columns_compare_bytes() -> None:
     """Hexadecimal digests in byte order: the "C" collation, which builds and keeps their indexes
     cheapest (docs/adr/0081); set for new databases and by migration records.0003."""
-    with connection.cursor() as cursor:
-        cursor.execute(
+    collations = dict(
+        catalog(
             "SELECT a.attname, c.collname FROM pg_attribute a"
             " JOIN pg_collation c ON c.oid = a.attcollation"
             " WHERE a.attrelid = 'records_student'::regclass AND a.attname LIKE '%%_index'"
         )
-        collations = dict(cursor.fetchall())
+    )
     assert collations == {"sasid_index": "C", "local_id_index": "C", "name_birth_index": "C"}
