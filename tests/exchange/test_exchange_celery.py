@@ -110,13 +110,24 @@ def broker(settings: LazySettings, redis_url: str) -> Iterator[Callable[[], Any]
         celery_app.conf.update(saved)
 
 
-def wait(run: ImportRun | int) -> ImportRun:
+def queued_run(run_id: int) -> ImportRun:
+    """Read a queued run, for ``wait``. Call it before the worker starts, never while it runs.
+
+    The in-memory SQLite test database shares one cache between connections, and its table
+    locks refuse a write to a table another connection is reading at that moment, at once and
+    without a busy wait. A read of ``exchange_importrun`` here while the worker saves the run
+    therefore fails the worker's job now and then (CI saw it once).
+    """
+    return ImportRun.objects.get(pk=run_id)
+
+
+def wait(queued: ImportRun) -> ImportRun:
     """Wait (through the Redis result backend) for the job of a run, then read the run.
 
-    The run's job id is stored before its task is sent, so reading it here never races the
-    worker (the in-memory SQLite test database refuses a second writer, not readers).
+    ``queued`` was read before the worker started (see ``queued_run``): while the job runs this
+    thread only waits on Redis, and it reads the run again once the job has stored its result,
+    when the job writes nothing more.
     """
-    queued = run if isinstance(run, ImportRun) else ImportRun.objects.get(pk=run)
     assert queued.job_id, "the run was not queued"
     status = AsyncResult(queued.job_id, app=celery_app).get(timeout=JOB_TIMEOUT)
     run = ImportRun.objects.get(pk=queued.pk)
@@ -208,16 +219,18 @@ def test_web_upload_preview_and_commit_through_the_worker(
     assert 'data-status="running"' in waiting
     assert f'hx-get="/imports/{preview_id}/" hx-trigger="every 2s"' in waiting
     assert 'id="commit-form"' not in waiting
+    queued_preview = queued_run(preview_id)
     with broker():
-        preview = wait(preview_id)
+        preview = wait(queued_preview)
     assert (preview.status, preview.added, preview.changed) == ("previewed", 2, 1)
     page = client.get(f"/imports/{preview_id}/", secure=True).content.decode()
     assert 'id="commit-form"' in page and "hx-trigger" not in page
 
     commit_id = run_id_in(client.post(f"/imports/{preview_id}/commit/", secure=True))
     assert Student.objects.count() == before  # queued: nothing stored yet
+    queued_commit = queued_run(commit_id)
     with broker():
-        run = wait(commit_id)
+        run = wait(queued_commit)
     assert (run.status, run.dry_run, run.channel) == ("committed", False, "web")
     assert Student.objects.count() == before + 2
     result = client.get(f"/imports/{commit_id}/", secure=True).content.decode()
