@@ -1,4 +1,4 @@
-"""Helpers of the browser tests: the plain-HTTP live-server settings, TOTP codes, and a
+"""Helpers of the browser tests: the plain-HTTP live-server settings and a
 browser session that fails on any console error (CSP violations among them).
 
 Kept out of conftest.py so test modules can import it by a name no other folder uses.
@@ -6,12 +6,11 @@ Kept out of conftest.py so test modules can import it by a name no other folder 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from access_world import PASSWORD
+from access_world import PASSWORD, totp_code
 from django.conf import LazySettings
 
 
@@ -25,12 +24,6 @@ def http_live(settings: LazySettings, fast_hashing: None) -> None:
     settings.CSRF_COOKIE_NAME = "csrftoken"
     settings.SECURE_HSTS_SECONDS = 0
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
-
-
-def totp_code(secret: str) -> str:
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 class Session:

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
-    generate_totp_secret,
-    hotp_value,
-)
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from exchange_world import make_persona
@@ -19,6 +13,7 @@ from exchange_world import make_persona
 from studentvault.audit.models import AuditEntry
 from studentvault.exchange.models import ImportRun
 from studentvault.records.models import School
+from tests.access.access_world import totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +28,7 @@ def test_import_command_needs_the_second_factor_then_imports(
     with pytest.raises(CommandError, match="TOTP code"):
         call_command("import", "district", *paths, "--as", "alice", "--no-progress")
     assert AuditEntry.objects.filter(action="access:cli:signin", outcome="failure").exists()
-    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    code = totp_code(secret)
     call_command("import", "district", *paths, "--as", "alice", "--otp", code, "--no-progress")
     out = capsys.readouterr().out
     assert "committed" in out and "schools.csv -> School" in out

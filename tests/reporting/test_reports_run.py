@@ -10,7 +10,6 @@ import csv
 import dataclasses
 import io
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
-    generate_totp_secret,
-    hotp_value,
-)
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
@@ -63,6 +57,7 @@ from studentvault.reporting.outputs import document_csv, render
 from studentvault.reporting.reports import ReportResult, median
 from studentvault.reporting.services import ReportDenied, report_publish, report_run
 from studentvault.web import demo
+from tests.access.access_world import sign_in, totp_code
 
 pytestmark = pytest.mark.django_db
 YEAR = current_school_year()
@@ -394,7 +389,7 @@ def _totp(username: str) -> Callable[[], str]:
 
     def code() -> str:
         cache.clear()
-        return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+        return totp_code(secret)
 
     return code
 
@@ -478,8 +473,6 @@ def test_public_pages_show_published_reports_only(district: dict[str, Any]) -> N
 
 
 def test_staff_run_page_runs_for_the_signed_in_account(district: dict[str, Any]) -> None:
-    from tests.access.access_world import sign_in
-
     client = Client(HTTP_HOST="localhost", secure=True)
     sign_in(client, get_user_model().objects.get(username="alice"))
     assert client.get("/reporting/run/").status_code == 200
