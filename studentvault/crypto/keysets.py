@@ -9,7 +9,9 @@ Invariants:
 - unwrapped primitives (and each keyset's ``PrimarySealer``, made from the same handle: see
   ``sealer``) live only in this process's memory, cached per (database, keyset, KEK)
   and re-checked against the stored ``version`` at most every CRYPTO_KEYSET_CACHE_SECONDS, so
-  every process picks up a rotation's new primary key within that time;
+  every process picks up a rotation's new primary key within that time. The one exception is a
+  short-lived worker process forked inside a transaction (``pin_cached``), which must not use
+  the database and ends with its task: it keeps the keysets its parent had cached;
 - every keyset creation, new primary key and retirement emits a security event.
 """
 
@@ -94,12 +96,29 @@ class _Cached:
 
 _cache: dict[tuple[str, str, str], _Cached] = {}
 _lock = threading.RLock()
+# Set by pin_cached() in a forked worker: cached keysets are then never re-checked.
+_pinned = False
 
 
 def clear_caches() -> None:
     """Forget every unwrapped key held by this process (tests, after restore, after rotation)."""
     with _lock:
         _cache.clear()
+
+
+def pin_cached() -> None:
+    """Keep every keyset this process holds now without re-checking it, for the rest of its life.
+
+    Only for a worker process forked by its parent inside the parent's transaction, which must
+    never use the inherited database connection and exits when its task ends (the import's
+    record-file workers, ``exchange.workers``). The parent cached the keysets the task needs
+    before the fork. A keyset not cached is still read from the database, which such a worker
+    refuses: it then hands its task back to the parent. The pinned keysets are the parent's, at
+    most CRYPTO_KEYSET_CACHE_SECONDS old at the fork; the worker lives for one file, so a
+    rotation's new primary key reaches its rows that much later than the parent's.
+    """
+    global _pinned
+    _pinned = True
 
 
 def _cache_seconds() -> float:
@@ -217,7 +236,7 @@ def category_keys(category: str, *, using: str = DEFAULT_DB_ALIAS) -> CategoryKe
         if cached is not None and not cached.still_stored():
             del _cache[cache_key]
             cached = None
-        if cached is not None and now - cached.checked_at < _cache_seconds():
+        if cached is not None and (_pinned or now - cached.checked_at < _cache_seconds()):
             assert isinstance(cached.value, CategoryKeys)
             return cached.value
         if cached is not None:
