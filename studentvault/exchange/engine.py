@@ -475,15 +475,14 @@ class Engine:
             allowed.update(m.Student.objects.filter(q, pk__in=chunk).values_list("pk", flat=True))
         return allowed
 
-    def _outside(self, category: DataCategory, ids: set[int]) -> set[int]:
-        """The students of ``ids`` outside the actor's change scope for ``category``.
+    def _outside(self, q: Any, ids: set[int]) -> set[int]:
+        """The students of ``ids`` outside the scope ``q`` (``_scope``; None: nobody is in it).
 
         Asked as "which rows of the id range are not in the scope" (an anti-join, one query per
         run of nearby ids) rather than "which of these ids are", so a run that created a million
-        students needs a few queries per category instead of one per 2,000 ids. Rows of the
+        students needs a few queries per scope instead of one per 2,000 ids. Rows of the
         range that are not in ``ids`` (added by someone else) are ignored.
         """
-        q = self._scope(category)
         if q is None:
             return set(ids)
         outside: set[int] = set()
@@ -520,9 +519,22 @@ class Engine:
         return allowed
 
     def check_new_students(self) -> None:
-        """After the writes: every student the run created must be in the actor's change scope."""
+        """After the writes: every student the run created must be in the actor's change scope.
+
+        Categories whose scopes are the same (as for an account with one district-wide grant)
+        are asked about together: one pass over the run's students per distinct scope.
+        """
+        scopes: list[tuple[Any, set[int]]] = []  # a distinct scope, the students to ask about
+        place: dict[DataCategory, int] = {}
         for category, ids in self.new_student_categories.items():
-            outside = self._outside(category, ids)
+            q = self._scope(category)
+            place[category] = next((i for i, (o, _) in enumerate(scopes) if o == q), len(scopes))
+            if place[category] == len(scopes):
+                scopes.append((q, set()))
+            scopes[place[category]][1].update(ids)
+        outside_of = [self._outside(q, ids) for q, ids in scopes]
+        for category, ids in self.new_student_categories.items():
+            outside = outside_of[place[category]] & ids
             for pk in sorted(outside)[:MAX_PROBLEMS]:
                 file, line = self.new_students[pk]
                 self.problem(
