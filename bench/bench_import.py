@@ -53,6 +53,15 @@ def recreate(url: str, *, drop_only: bool = False) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's children that have ended and been
+    waited for: the import's worker processes (and the bench's own subprocesses)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def studentvault(*args: str, env: dict[str, str]) -> None:
     command = [str(Path(sys.executable).with_name("studentvault")), *args]
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -184,6 +193,7 @@ def run(args: argparse.Namespace, district: Path) -> int:
     rss_before = memory_mb("self", "VmRSS")
     backend_before = backend()
     cpu_started = time.process_time()
+    children_started = children_cpu()
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -192,6 +202,7 @@ def run(args: argparse.Namespace, district: Path) -> int:
         profiler.disable()
     import_s = time.perf_counter() - started
     client_cpu = time.process_time() - cpu_started
+    workers_cpu = children_cpu() - children_started
     backend_cpu = backend() - backend_before if backend_before is not None else None
     load_after = os.getloadavg()
     if run_.status != ImportRun.Status.COMMITTED:
@@ -203,7 +214,8 @@ def run(args: argparse.Namespace, district: Path) -> int:
           f"({run_.added:,} rows added, {rows / import_s:,.0f} rows/s; encrypted fields, "
           f"blind indexes, authorization, {audited} audit entries)")  # fmt: skip
     server = f"{backend_cpu:.1f} s" if backend_cpu is not None else "not readable"
-    print(f"CPU during the import: this process {client_cpu:.1f} s, its PostgreSQL backend "
+    print(f"CPU during the import: this process {client_cpu:.1f} s, its worker processes "
+          f"{workers_cpu:.1f} s (exchange.workers), its PostgreSQL backend "
           f"{server}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
           f"({os.cpu_count()} CPUs)")  # fmt: skip
     if len(before_commit) == 2 and before_commit[0][0] is not None and backend_before is not None:
@@ -216,9 +228,13 @@ def run(args: argparse.Namespace, district: Path) -> int:
     peak, backend_peak = memory_mb("self", "VmHWM"), memory_mb(backend_pid(connection), "VmHWM")
     if peak is not None and rss_before is not None:
         server = f"{backend_peak:,.0f} MB" if backend_peak is not None else "not readable"
+        import resource
+
+        child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"memory: this process {rss_before:,.0f} MB before the import, {peak:,.0f} MB at its "
-              f"peak; its PostgreSQL backend {server} at its peak (shared buffers it touched "
-              f"included)")  # fmt: skip
+              f"peak; its largest child process {child_peak:,.0f} MB at its peak (pages shared "
+              f"with this process included); its PostgreSQL backend {server} at its peak (shared "
+              f"buffers it touched included)")  # fmt: skip
     if added_back:
         wall, cpu_s = added_back[0]
         backend_s = f"{cpu_s:.1f} s" if cpu_s is not None else "not readable"
@@ -227,10 +243,11 @@ def run(args: argparse.Namespace, district: Path) -> int:
     else:
         print("first load: not taken (indexes kept row by row, foreign keys checked at commit)")
     if backend_cpu is not None:
-        busy = client_cpu + backend_cpu
-        print(f"students per CPU-second (client + backend): {students / busy:,.0f}; with both "
-              f"on their own core, the slower of the two bounds the rate at "
-              f"{students / max(client_cpu, backend_cpu):,.0f} students/s")  # fmt: skip
+        busy = client_cpu + workers_cpu + backend_cpu
+        cores = os.cpu_count() or 1
+        print(f"students per CPU-second (importer, its workers and its backend): "
+              f"{students / busy:,.0f}; with all {cores} cores busy all the time that bounds "
+              f"the rate at {students * cores / busy:,.0f} students/s")  # fmt: skip
 
     with connection.cursor() as cursor:
         with students_csv.open(encoding="utf-8") as handle:

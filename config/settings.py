@@ -202,6 +202,9 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
 # nor discarded are deleted after IMPORT_STAGING_HOURS.
 IMPORT_STAGING_DIR = env_str("IMPORT_STAGING_DIR")
 IMPORT_STAGING_HOURS = env_int("IMPORT_STAGING_HOURS", 24)
+# A first load on PostgreSQL applies its student-record files in this many forked worker
+# processes at once (0: all in the importing process; docs/adr/0083).
+IMPORT_WORKERS = env_int("IMPORT_WORKERS", 2)
 SFTP_HOST = env_str("SFTP_HOST", "127.0.0.1")
 SFTP_PORT = env_int("SFTP_PORT", 2222)
 

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.db import connections, models
@@ -293,6 +294,106 @@ class CopyStreams:
     @property
     def usable(self) -> bool:
         return self._active and connections[self.using].vendor == "postgresql"
+
+
+class NeedsDatabase(Exception):
+    """A worker process (``SpoolStreams``) reached a step that needs the database."""
+
+
+class SpoolStreams(CopyStreams):
+    """For a worker process forked inside the import's transaction: each COPY stream goes into a
+    file of ``directory`` instead of the server, in the same binary COPY format (psycopg's
+    ``Copy`` with a ``FileWriter``), for the parent to send with :func:`replay`.
+
+    Inside :meth:`active` every statement on the inherited connection raises ``NeedsDatabase``
+    before anything is sent (the connection is the parent's, mid-transaction); so do keys from a
+    sequence and a table whose column types the parent did not give. ``spooled`` lists the
+    finished files in the order they were written: (table, columns, path).
+    """
+
+    def __init__(self, directory: Path, types: dict[tuple[str, tuple[str, ...]], list[int]]):
+        super().__init__()
+        self.directory = directory
+        self._types = dict(types)
+        self.spooled: list[tuple[str, list[str], Path]] = []
+        self._file: Any = None
+
+    def ids(self, table: str, count: int) -> list[int]:
+        raise NeedsDatabase(f"new keys of {table}")
+
+    @contextmanager
+    def active(self) -> Iterator[CopyStreams]:
+        def refuse(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+            raise NeedsDatabase("a statement")
+
+        with connections[self.using].execute_wrapper(refuse):
+            self._active = True
+            try:
+                yield self
+                self.finish()
+            finally:
+                self._active = False
+                self._close_file()
+
+    def writer(self, table: str, names: list[str]) -> Any:
+        from psycopg.copy import Copy, FileWriter
+        from psycopg.types.string import BytesBinaryDumper
+
+        target = (table, tuple(names))
+        if self._open is not None and self._open[0] == target:
+            return self._open[3]
+        self.finish()
+        types = self._types.get(target)
+        if types is None:
+            raise NeedsDatabase(f"the column types of {table}")
+        path = self.directory / f"{len(self.spooled):04d}.copy"
+        self._file = path.open("xb")
+        # A cursor object of the inherited connection, for its adapters only: making it and
+        # formatting rows with it send nothing.
+        cursor = connections[self.using].connection.cursor()
+        cursor.adapters.register_dumper(None, BytesBinaryDumper)
+        copy = Copy(cursor, binary=True, writer=FileWriter(self._file))
+        copy.__enter__()
+        copy.set_types(types)
+        self._open = (target, path, copy, copy)
+        return copy
+
+    def finish(self) -> None:
+        if self._open is None:
+            return
+        (table, names), path, copy, _ = self._open
+        self._open = None
+        copy.__exit__(None, None, None)  # writes the binary COPY trailer into the file
+        self._close_file()
+        self.spooled.append((table, list(names), path))
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def spool_types(
+    model: type[models.Model], *, using: str = "default"
+) -> dict[tuple[str, tuple[str, ...]], list[int]]:
+    """The COPY column types ``SpoolStreams`` needs for new ``model`` rows without taken keys
+    (what ``write_columns`` sends without ``with_ids``), read from the database."""
+    table = model._meta.db_table
+    names = [str(column.field.column) for column in _plan(model, with_pk=False)]
+    return {(table, tuple(names)): _column_types(connections[using], table, names)}
+
+
+def replay(table: str, names: list[str], path: Path, *, using: str = "default") -> None:
+    """Send a file written by ``SpoolStreams`` as ``COPY table (names) FROM STDIN`` on the
+    caller's connection and transaction (the server checks and stores every row, or refuses)."""
+    connection = connections[using]
+    with (
+        connection.cursor() as cursor,
+        _binary_copy(cursor, table, names) as copy,
+        path.open("rb") as handle,
+    ):
+        while chunk := handle.read(1 << 20):
+            copy.write(chunk)
 
 
 def write_new(

@@ -116,6 +116,18 @@ class CanonicalFile:
 
 
 @dataclass
+class WorkerResults:
+    """An engine's results from applying one file in a worker process (``Engine.results``)."""
+
+    counts: list[FileCounts]
+    problems: list[Problem]
+    preview: list[dict[str, Any]]
+    touched_students: set[int]
+    touched_categories: set[DataCategory]
+    new_student_categories: dict[DataCategory, set[int]]
+
+
+@dataclass
 class FileCounts:
     """What the engine did with one canonical file."""
 
@@ -465,8 +477,10 @@ class Engine:
         return self._scope_cache[category]
 
     def _allowed(self, category: DataCategory, ids: set[int]) -> set[int]:
+        if not ids:  # before the scope, which may ask the database (a worker may not)
+            return set()
         q = self._scope(category)
-        if q is None or not ids:
+        if q is None:
             return set()
         allowed: set[int] = set()
         id_list = sorted(ids)
@@ -545,6 +559,56 @@ class Engine:
                     f"{category.value} (give a current enrollment at a school you may change, "
                     f"or import with a district-scope account)",
                 )
+
+    # --- worker processes (exchange.workers) ------------------------------------------
+
+    def spoolable(self, source: CanonicalFile) -> bool:
+        """Whether a worker process may apply ``source``: a first load's file of student
+        records (not of students), whose every row is then new and needs no look-up in the
+        database, only what this engine holds (organizations' keys, the run's students)."""
+        model = source.spec.model
+        unique = _unique_key(model)
+        return (
+            self.first_load
+            and not self.failed
+            and self._loaded_orgs
+            and model is not m.Student
+            and "student" in source.spec.links
+            and (unique is None or "student_id" in unique)
+        )
+
+    def for_worker(self, streams: bulk.CopyStreams) -> None:
+        """In a worker process, before ``apply``: start from empty results, write through
+        ``streams`` and report no progress (the parent reports it when it merges the results)."""
+        self.progress = None
+        self._streams = streams
+        self.problems = []
+        self.counts = []
+        self.preview = []
+        self.touched_students = set()
+        self.touched_categories = set()
+        self.new_student_categories = {}
+
+    def results(self) -> WorkerResults:
+        """What ``apply`` added to this engine's results (in a worker: all of them)."""
+        return WorkerResults(
+            counts=self.counts,
+            problems=self.problems,
+            preview=self.preview,
+            touched_students=self.touched_students,
+            touched_categories=self.touched_categories,
+            new_student_categories=self.new_student_categories,
+        )
+
+    def merge(self, results: WorkerResults) -> None:
+        """Take a worker's results as if this engine had applied the file itself."""
+        self.counts += results.counts
+        self.problems += results.problems[: max(0, MAX_PROBLEMS - len(self.problems))]
+        self.preview += results.preview[: max(0, PREVIEW_LIMIT - len(self.preview))]
+        self.touched_students |= results.touched_students
+        self.touched_categories |= results.touched_categories
+        for category, ids in results.new_student_categories.items():
+            self.new_student_categories.setdefault(category, set()).update(ids)
 
     # --- the main loop ------------------------------------------------------------------
 

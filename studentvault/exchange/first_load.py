@@ -16,7 +16,8 @@ index:
 2. the import writes its rows;
 3. when the block ends without an exception, it builds each index again, then each unique
    constraint, then each foreign key, with the definition it read (same name, columns, method,
-   target, deferral). Each is one sorted build or one join over every stored row.
+   target, deferral). Each is one sorted build or one join over every stored row. The import
+   may add back a table's earlier, once it writes no more rows to it (``Rebuild``).
 
 Invariants:
 - The drop and the add are in the caller's transaction (PostgreSQL DDL is transactional): other
@@ -34,7 +35,7 @@ Invariants:
   these tables meanwhile. If a lock is not granted within ``LOCK_TIMEOUT``, because another
   session is using a table, the block runs the usual way, with per-row checks. So it does when
   the caller's transaction wrote to one of these tables before (its checks are still pending).
-- Anywhere else (SQLite, or students already stored) it does nothing and yields ``False``.
+- Anywhere else (SQLite, or students already stored) it does nothing and yields None.
 """
 
 from __future__ import annotations
@@ -86,22 +87,59 @@ def student_tables() -> list[str]:
     return sorted(tables)
 
 
-@contextmanager
-def checked_once() -> Iterator[bool]:
-    """Run the block with the student tables' foreign keys checked once, and their unique
-    constraints and indexes built once, at its end.
+class Rebuild:
+    """What a first load dropped and has not added back yet.
 
-    Yields whether it did (see the module's text for when). Must be called inside a transaction.
+    ``add_back_one`` lets the import add back the indexes and constraints of a table it will
+    write no more rows to while it has nothing else to do (exchange.workers); the rest is added
+    back when the block of ``checked_once`` ends. Adding one back early is always correct: a
+    row written to its table later is checked, and indexed, one at a time, as outside a first
+    load.
+    """
+
+    def __init__(self, dropped: list[_Constraint]) -> None:
+        order = {INDEX: 0, UNIQUE: 1, FOREIGN_KEY: 2}
+        # Indexes, then unique constraints, then foreign keys, as _add_back adds them.
+        self._left = sorted(dropped, key=lambda c: order[c.kind])
+
+    def add_back_one(self, tables: set[str]) -> bool:
+        """Add back the first of what is left of ``tables``; False when nothing of them is left.
+
+        Raises ``ImportRejected`` as ``checked_once`` does when the rows break it.
+        """
+        for i, constraint in enumerate(self._left):
+            if constraint.table in tables:
+                del self._left[i]
+                _add_back([constraint])
+                return True
+        return False
+
+    def finish(self) -> None:
+        left, self._left = self._left, []
+        if left:
+            _add_back(left)
+
+
+@contextmanager
+def checked_once() -> Iterator[Rebuild | None]:
+    """Run the block with the student tables' foreign keys checked once, and their unique
+    constraints and indexes built once, at its end (or earlier: ``Rebuild.add_back_one``).
+
+    Yields a ``Rebuild`` if it did (see the module's text for when), None otherwise. Must be
+    called inside a transaction.
     """
     if connection.vendor != "postgresql":
-        yield False
+        yield None
         return
     if not connection.in_atomic_block:
         raise RuntimeError("checked_once() must run inside the import's transaction")
     dropped = _drop_if_empty(student_tables())
-    yield dropped is not None
-    if dropped:
-        _add_back(dropped)
+    if dropped is None:
+        yield None
+        return
+    rebuild = Rebuild(dropped)
+    yield rebuild
+    rebuild.finish()
 
 
 def _drop_if_empty(tables: list[str]) -> list[_Constraint] | None:

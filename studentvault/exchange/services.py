@@ -25,7 +25,7 @@ from studentvault import audit
 from studentvault.core.actors import Actor
 from studentvault.core.collector import fewer_collections
 
-from . import first_load
+from . import first_load, workers
 from .engine import Engine
 from .errors import ImportRejected, Problem
 from .formats import FormatOptions, get_format
@@ -117,12 +117,11 @@ def import_files(
         run.files = [{"name": r.name, "sha256": r.sha256, "bytes": r.size} for r in received]
         run.save(update_fields=["files"])
         with fewer_collections(), transaction.atomic():
-            with first_load.checked_once() as alone:
-                engine.first_load = alone
-                for canonical in fmt.canonical_files(received, options):
-                    engine.apply(canonical)
-                    if engine.failed:
-                        raise ImportRejected(engine.problems)
+            with first_load.checked_once() as rebuild:
+                engine.first_load = rebuild is not None
+                workers.apply_all(engine, fmt.canonical_files(received, options), rebuild)
+                if engine.failed:
+                    raise ImportRejected(engine.problems)
             engine.check_new_students()
             if engine.failed:
                 raise ImportRejected(engine.problems)

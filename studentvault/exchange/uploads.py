@@ -99,6 +99,10 @@ def purge_stale(now: float | None = None) -> int:
             for path in files:
                 path.unlink(missing_ok=True)
             purged += 1
+    # A first load's spooled data (exchange.workers) that its import, killed, did not remove.
+    for folder in staging_root().glob("spool-*"):
+        if folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
     return purged
 
 

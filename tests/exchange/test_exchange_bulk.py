@@ -24,7 +24,7 @@ from studentvault.crypto.blind_index import index_for
 from studentvault.crypto.errors import DecryptionFailed
 from studentvault.crypto.fields import key_id_of
 from studentvault.crypto.keysets import category_keys
-from studentvault.exchange import bulk, engine
+from studentvault.exchange import bulk, engine, workers
 from studentvault.exchange.models import ImportRun
 from studentvault.exchange.services import import_files
 from studentvault.records.district_files import FILES
@@ -175,7 +175,9 @@ def test_a_bulk_written_ciphertext_moved_to_another_row_fails_closed() -> None:
 
 def count_bulk_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The model of every batch the bulk writer stores (``write_new`` goes through
-    ``write_columns``; the engine calls either)."""
+    ``write_columns``; the engine calls either). Every file is applied in this process: the spy
+    does not see a worker process's calls (tests/exchange/test_exchange_workers.py)."""
+    monkeypatch.setattr(workers, "worker_count", lambda: 0)
     calls: list[str] = []
     original = bulk.write_columns
 

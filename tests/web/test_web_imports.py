@@ -286,3 +286,14 @@ def test_uploads_left_alone_are_purged(world: World, settings: LazySettings) -> 
     assert staged_files() == []
     page = client.get(f"/imports/{left}/", secure=True).content.decode()
     assert 'id="commit-form"' not in page
+
+
+def test_spooled_data_an_import_left_behind_is_purged(world: World, settings: LazySettings) -> None:
+    settings.IMPORT_STAGING_HOURS = 1
+    left = staging_root() / "spool-left"
+    (left / "0007").mkdir(parents=True)
+    (left / "0007" / "0000.copy").write_bytes(b"PGCOPY")
+    purge_stale()
+    assert left.exists()  # younger than an hour: perhaps an import still running
+    purge_stale(now=time.time() + 2 * 3600)
+    assert not left.exists()

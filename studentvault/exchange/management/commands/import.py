@@ -35,6 +35,9 @@ class Command(BaseCommand):
             actor = command_actor(options["username"], otp=options["otp"], channel="import")
         except SignInRefused as refused:
             raise CommandError(str(refused)) from None
+        # No monitor thread: a first load forks its worker processes only from a process of one
+        # thread (exchange.workers).
+        tqdm.monitor_interval = 0
         bar = tqdm(unit=" rows", disable=options["no_progress"], file=sys.stderr, leave=True)
 
         def progress(name: str, rows: int) -> None:
