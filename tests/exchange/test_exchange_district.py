@@ -41,3 +41,20 @@ def test_first_import_adds_every_row_then_reimport_changes_nothing(
     assert again.status == ImportRun.Status.COMMITTED
     assert (again.added, again.changed) == (0, 0)
     assert again.unchanged == run.added
+
+
+def test_files_apply_organizations_then_students_then_records_largest_first(
+    district_copy: Path,
+) -> None:
+    from studentvault.exchange.formats import FormatOptions, get_format
+    from studentvault.exchange.intake import receive
+
+    fmt = get_format("district")
+    received = [receive(p, text=fmt.text) for p in fmt.expand([district_copy])]
+    order = [c.name for c in fmt.canonical_files(received, FormatOptions())]
+    specs = {spec.file: spec for spec in FILES}
+    organizations = [s.file for s in FILES if "student" not in s.links and s.file != "students.csv"]
+    records = [name for name in order if "student" in specs[name].links]
+    assert order == [*organizations, "students.csv", *records]
+    sizes = [(district_copy / name).stat().st_size for name in records]
+    assert sizes == sorted(sizes, reverse=True) and len(records) == len(FILES) - 6

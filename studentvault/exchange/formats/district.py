@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studentvault.records.district_files import FILES, FileSpec, columns_of
+from studentvault.records.models import Student
 
 from ..engine import CanonicalFile
 from ..errors import ImportRejected, Problem
@@ -20,7 +21,27 @@ from ..intake import ReceivedFile, csv_rows
 from . import FormatOptions
 
 BY_NAME: dict[str, FileSpec] = {spec.file: spec for spec in FILES}
+
+
+def _group(spec: FileSpec) -> int:
+    """0: organizations, 1: students, 2: student records."""
+    if spec.model is Student:
+        return 1
+    return 2 if "student" in spec.links else 0
+
+
+# The order of FILES within each group of ``_group``.
 ORDER: dict[str, int] = {spec.file: i for i, spec in enumerate(FILES)}
+
+
+def _apply_order(spec: FileSpec, received: ReceivedFile) -> tuple[int, int, int]:
+    """Organizations first, then students, then student records, so that every link points
+    at a file applied earlier. Organizations keep the order of FILES (schools point at the
+    district, sections at courses and schools). Records point only at those two groups; they
+    go largest first, so that in a first load the worker processes that apply them side by
+    side (exchange.workers) finish at about the same time."""
+    group = _group(spec)
+    return (group, -received.size if group == 2 else 0, ORDER[spec.file])
 
 
 def checked_rows(
@@ -107,7 +128,7 @@ class DistrictFormat:
             header = [options.columns.get(h, h) for h in header]
             spec = self._spec_for(received, header)
             check_header(received, header, columns_of(spec))
-            opened.append((ORDER[spec.file], received, spec, header, rows))
+            opened.append((_apply_order(spec, received), received, spec, header, rows))
         seen: dict[str, str] = {}
         for _, received, spec, header, rows in sorted(opened, key=lambda o: o[0]):
             if spec.file in seen:
