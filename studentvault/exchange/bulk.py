@@ -316,7 +316,8 @@ class SpoolStreams(CopyStreams):
         self.directory = directory
         self._types = dict(types)
         self.spooled: list[tuple[str, list[str], Path]] = []
-        self._file: Any = None
+        # (table, columns), the file, the cursor whose adapters format the rows, its COPY
+        self._spool: tuple[tuple[str, tuple[str, ...]], Path, Any, Any, Any] | None = None
 
     def ids(self, table: str, count: int) -> list[int]:
         raise NeedsDatabase(f"new keys of {table}")
@@ -333,44 +334,46 @@ class SpoolStreams(CopyStreams):
                 self.finish()
             finally:
                 self._active = False
-                self._close_file()
+                self._drop_open()
 
     def writer(self, table: str, names: list[str]) -> Any:
         from psycopg.copy import Copy, FileWriter
         from psycopg.types.string import BytesBinaryDumper
 
         target = (table, tuple(names))
-        if self._open is not None and self._open[0] == target:
-            return self._open[3]
+        if self._spool is not None and self._spool[0] == target:
+            return self._spool[4]
         self.finish()
         types = self._types.get(target)
         if types is None:
             raise NeedsDatabase(f"the column types of {table}")
         path = self.directory / f"{len(self.spooled):04d}.copy"
-        self._file = path.open("xb")
-        # A cursor object of the inherited connection, for its adapters only: making it and
-        # formatting rows with it send nothing.
+        handle = path.open("xb")
+        # A cursor object of the inherited connection, for its adapters only: making it,
+        # formatting rows with it and closing it send nothing.
         cursor = connections[self.using].connection.cursor()
         cursor.adapters.register_dumper(None, BytesBinaryDumper)
-        copy = Copy(cursor, binary=True, writer=FileWriter(self._file))
+        copy = Copy(cursor, binary=True, writer=FileWriter(handle))
         copy.__enter__()
         copy.set_types(types)
-        self._open = (target, path, copy, copy)
+        self._spool = (target, path, handle, cursor, copy)
         return copy
 
     def finish(self) -> None:
-        if self._open is None:
+        if self._spool is None:
             return
-        (table, names), path, copy, _ = self._open
-        self._open = None
+        (table, names), path, _, _, copy = self._spool
         copy.__exit__(None, None, None)  # writes the binary COPY trailer into the file
-        self._close_file()
+        self._drop_open()
         self.spooled.append((table, list(names), path))
 
-    def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    def _drop_open(self) -> None:
+        """Close the open file (finished or not) and its cursor."""
+        if self._spool is not None:
+            _, _, handle, cursor, _ = self._spool
+            self._spool = None
+            handle.close()
+            cursor.close()
 
 
 def spool_types(
