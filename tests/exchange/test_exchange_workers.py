@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +157,30 @@ def test_workers_store_and_report_exactly_what_the_importer_alone_does(
     assert sum(len(rows) for rows in serial["stored"].values()) == added > 3000
 
 
-@postgres_only
-def test_a_worker_that_needs_the_database_hands_its_file_back(
+@pytest.fixture
+def both_ways(
     alice: Actor,
     district_copy: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+) -> Callable[[], list[str]]:
+    """Import with worker processes, then without; assert the two outcomes are the same and
+    return the messages of the files handed back the first time."""
+
+    def run() -> list[str]:
+        caplog.set_level(logging.INFO, logger="studentvault.exchange.workers")
+        outcome = import_and_read(alice, district_copy)
+        back = handed_back(caplog)
+        alone(monkeypatch)
+        assert outcome == import_and_read(alice, district_copy)
+        return back
+
+    return run
+
+
+@postgres_only
+def test_a_worker_that_needs_the_database_hands_its_file_back(
+    both_ways: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     importer = os.getpid()
     allowed = engine.Engine._allowed
@@ -172,21 +191,14 @@ def test_a_worker_that_needs_the_database_hands_its_file_back(
         return allowed(self, category, ids)
 
     monkeypatch.setattr(engine.Engine, "_allowed", asking)
-    caplog.set_level(logging.INFO, logger="studentvault.exchange.workers")
-    outcome = import_and_read(alice, district_copy)
-    back = handed_back(caplog)
+    back = both_ways()
     assert len(back) == len(RECORD_FILES)
     assert all("needs the database (a statement)" in message for message in back)
-    alone(monkeypatch)
-    assert outcome == import_and_read(alice, district_copy)
 
 
 @postgres_only
 def test_a_worker_that_dies_hands_its_file_back(
-    alice: Actor,
-    district_copy: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    both_ways: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     importer = os.getpid()
     apply = engine.Engine.apply
@@ -197,13 +209,9 @@ def test_a_worker_that_dies_hands_its_file_back(
         return apply(self, source)
 
     monkeypatch.setattr(engine.Engine, "apply", dying)
-    caplog.set_level(logging.INFO, logger="studentvault.exchange.workers")
-    outcome = import_and_read(alice, district_copy)
-    assert handed_back(caplog) == [
+    assert both_ways() == [
         "parent_contacts.csv applied by the importer itself: its worker ended with status 768"
     ]
-    alone(monkeypatch)
-    assert outcome == import_and_read(alice, district_copy)
 
 
 @postgres_only
