@@ -17,7 +17,8 @@ index:
 3. when the block ends without an exception, it builds each index again, then each unique
    constraint, then each foreign key, with the definition it read (same name, columns, method,
    target, deferral). Each is one sorted build or one join over every stored row. The import
-   may add back a table's earlier, once it writes no more rows to it (``Rebuild``).
+   may add back a table's indexes and constraints earlier, once it writes no more rows to it
+   (``Rebuild``).
 
 Invariants:
 - The drop and the add are in the caller's transaction (PostgreSQL DDL is transactional): other
