@@ -232,8 +232,9 @@ def run(args: argparse.Namespace, district: Path) -> int:
 
         child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"memory: this process {rss_before:,.0f} MB before the import, {peak:,.0f} MB at its "
-              f"peak; its largest child process {child_peak:,.0f} MB at its peak (pages shared "
-              f"with this process included); its PostgreSQL backend {server} at its peak (shared "
+              f"peak; its largest child process {child_peak:,.0f} MB at its peak (the import's "
+              f"workers and the bench's own subprocesses; pages shared with this process "
+              f"included); its PostgreSQL backend {server} at its peak (shared "
               f"buffers it touched included)")  # fmt: skip
     if added_back:
         wall, cpu_s = added_back[0]
@@ -266,7 +267,8 @@ def run(args: argparse.Namespace, district: Path) -> int:
         copied = cursor.fetchone()[0]
     assert copied == students
     slowest = sorted(by_file.items(), key=lambda item: -item[1])[:6]
-    print("slowest files: " + ", ".join(f"{name} {secs:.1f} s" for name, secs in slowest))
+    shown = ", ".join(f"{name} {secs:.1f} s" for name, secs in slowest)
+    print(f"slowest files the importer applied itself (not its workers' files): {shown}")
     print(f"plain COPY of students.csv: {copy_s:.2f} s, {students / copy_s:,.0f} students/s")
     verdict = "met" if students / import_s >= 10_000 else "NOT met"
     print(f"ratio: the pipeline takes {import_s / copy_s:,.1f}x the time of a plain COPY "
