@@ -87,9 +87,9 @@ def worker_count() -> int:
     """How many children may run at once (0: the parent applies every file).
 
     Only a process with one thread forks: a lock another thread held at the fork (the keyset
-    cache's, say) would stay held in the child for ever. The command line and the bench have
-    one; a web server's or a Celery worker's process may have more, and then applies every file
-    itself.
+    cache's, say) would stay held in the child for ever. The command line, the bench and a
+    Celery prefork worker's task process have one; the web server's process and the SFTP
+    gateway's import threads do not, and there the importer applies every file itself.
     """
     if connection.vendor != "postgresql" or not hasattr(os, "fork"):
         return 0
