@@ -17,6 +17,8 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, Q
@@ -160,6 +162,33 @@ def _scope_text(persona: Persona, codes: dict[str, str]) -> str:
     return persona.scope_ref.replace("_", " ")
 
 
+# Random passwords drawn for a demo account before one passes the password validators.
+_PASSWORD_DRAWS = 20
+
+
+def _demo_password(persona: Persona) -> str:
+    """A random password the password validators accept for ``persona``.
+
+    A random one is refused now and then: 20 characters can share enough letters with a school's
+    name for the similarity check (SequenceMatcher.quick_ratio, as Django's own) to call them
+    similar. Then another is drawn.
+    """
+    probe = get_user_model()(
+        username=persona.username,
+        email=persona.email,
+        first_name=persona.first_name,
+        last_name=persona.last_name,
+    )
+    for _ in range(_PASSWORD_DRAWS):
+        password = secrets.token_urlsafe(15)
+        try:
+            validate_password(password, probe)
+        except ValidationError:
+            continue
+        return password
+    raise RuntimeError(f"no random password passed the validators in {_PASSWORD_DRAWS} draws")
+
+
 @transaction.atomic
 def ensure_accounts(*, actor: Actor) -> list[DemoAccount]:
     """One account per persona; existing accounts are kept as they are (all or none created)."""
@@ -174,7 +203,7 @@ def ensure_accounts(*, actor: Actor) -> list[DemoAccount]:
             continue
         if persona.scope_ref == "contract" and contract is None:
             contract = _demo_contract(actor, codes["school_a"])
-        password = secrets.token_urlsafe(15)
+        password = _demo_password(persona)
         user = access_services.persona_create(
             actor=actor,
             persona=persona,
