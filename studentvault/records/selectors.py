@@ -426,8 +426,9 @@ def api_student_page(
     combined = reachable[0]
     for q in reachable[1:]:
         combined |= q
+    released = {c: _released_fields(actor, [c]) for c, q in scopes.items() if q is not None}
     # Only what some category the actor reads may release is loaded (and so decrypted).
-    releasable = _released_fields(actor, [c for c, q in scopes.items() if q is not None])
+    releasable: set[str] = set().union(*released.values())
     students = Student.objects.filter(combined).only(*_student_columns(releasable))
     if school_code or grade_level:
         enrollment_scope = scopes[DataCategory.ENROLLMENT]
@@ -451,7 +452,6 @@ def api_student_page(
         for c, q in scopes.items()
         if q is not None and ids
     }
-    released = {c: _released_fields(actor, [c]) for c in allowed}
     rows: list[dict[str, object]] = []
     used: set[str] = set()
     for student in found:
